@@ -32,11 +32,15 @@ class Envelope(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
     id: uuid.UUID = Field(description="Unique id of this event; consumers deduplicate on it.")
-    source: str = Field(min_length=1, description="URI-reference of the producing service, e.g. /estate/register.")
+    source: str = Field(
+        min_length=1, description="URI-reference of the producing service, e.g. /estate/register."
+    )
     type: str = Field(min_length=1, description="Event type, e.g. estate.register.system.recorded.")
     specversion: Literal["1.0"] = SPECVERSION
     time: AwareDatetime = Field(description="When the fact happened, timezone-aware (UTC).")
-    subject: str = Field(min_length=1, description="Id of the aggregate the event is about; also the Kafka key.")
+    subject: str = Field(
+        min_length=1, description="Id of the aggregate the event is about; also the Kafka key."
+    )
     datacontenttype: Literal["application/json"] = CONTENT_TYPE
     dataversion: int = Field(ge=1, description="Version of the payload schema of this event type.")
     correlationid: str = Field(min_length=1, description="Id shared by everything one user action caused.")
@@ -95,7 +99,9 @@ def new_envelope(
 class EventPayload(BaseModel):
     """Base of every event payload.
 
-    Subclasses set ``event_type``, ``event_version`` and ``topic``. Consumers read payloads leniently
+    Subclasses set ``event_type``, ``event_version``, ``topic`` and ``key_field``: the path of the payload
+    field whose value is the envelope ``subject`` and the Kafka key (``"request_id"``, or dotted into a
+    nested model, ``"contract.id"``). Consumers read payloads leniently
     (``extra="ignore"``): a producer may add optional fields within a version, and anything else needs a
     new version.
     """
@@ -105,3 +111,11 @@ class EventPayload(BaseModel):
     event_type: ClassVar[str]
     event_version: ClassVar[int] = 1
     topic: ClassVar[str]
+    key_field: ClassVar[str]
+
+    def kafka_key(self) -> str:
+        """The envelope subject and Kafka key: the value at ``key_field``, as a string."""
+        value: object = self
+        for name in self.key_field.split("."):
+            value = getattr(value, name)
+        return str(value)

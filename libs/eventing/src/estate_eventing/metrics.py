@@ -1,0 +1,13 @@
+"""Prometheus metrics of the delivery runtime, on the default registry each process exposes."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter
+
+OUTBOX_PUBLISHED = Counter("estate_outbox_published", "Outbox rows the broker acknowledged", ["topic"])
+OUTBOX_FAILED = Counter(
+    "estate_outbox_publish_failures", "Outbox sends that failed and will retry", ["topic"]
+)
+CONSUMED = Counter(
+    "estate_events_consumed", "Events a consumer finished with, by outcome", ["consumer", "outcome"]
+)

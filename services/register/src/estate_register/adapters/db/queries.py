@@ -1,0 +1,394 @@
+"""Read-side queries: list and search with filters, sorting and keyset (cursor) pagination.
+
+Keyset pagination keeps every page as fast as the first at 50,000 rows and does not skip or repeat rows
+when records are added between pages. The cursor is opaque to clients (base64 JSON of the last row's
+sort value and id, and the sort it belongs to).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import uuid
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, String, and_, cast, exists, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from estate_register.adapters.db.records import AuditRecord
+from estate_register.adapters.db.repositories import (
+    CONTRACT_CODEC,
+    CONTRACT_SYSTEMS,
+    CONTRACTS,
+    PEOPLE,
+    PERSON_CODEC,
+    SUPPLIER_CODEC,
+    SUPPLIERS,
+    SYSTEM_AREAS,
+    SYSTEM_CODEC,
+    SYSTEM_COUNCILS,
+    SYSTEMS,
+)
+from estate_register.domain.errors import InvalidValue
+from estate_register.domain.model import Contract, Person, Supplier, System
+
+FAR_FUTURE = date(9999, 12, 31)
+
+
+@dataclass(frozen=True)
+class SystemFilter:
+    q: str | None = None
+    service_area_id: uuid.UUID | None = None
+    supplier_id: uuid.UUID | None = None
+    lifecycle_stage: list[str] = field(default_factory=list)
+    hosting: list[str] = field(default_factory=list)
+    holds_personal_data: bool | None = None
+    owner_id: uuid.UUID | None = None
+    council: str | None = None
+    contract_ending_before: date | None = None
+    act_by_before: date | None = None
+    capability: str | None = None
+
+
+@dataclass(frozen=True)
+class ContractFilter:
+    q: str | None = None
+    supplier_id: uuid.UUID | None = None
+    system_id: uuid.UUID | None = None
+    status: list[str] = field(default_factory=list)
+    owner_id: uuid.UUID | None = None
+    council: str | None = None
+    ending_before: date | None = None
+    act_by_before: date | None = None
+
+
+@dataclass(frozen=True)
+class PageResult:
+    items: list[Any]
+    next_cursor: str | None
+    total: int | None
+
+
+SYSTEM_SORTS: dict[str, ColumnElement[Any]] = {
+    "name": SYSTEMS.c.name_key,
+    "reference": SYSTEMS.c.reference,
+    "updated_at": SYSTEMS.c.updated_at,
+    "lifecycle_stage": SYSTEMS.c.lifecycle_stage,
+}
+CONTRACT_SORTS: dict[str, ColumnElement[Any]] = {
+    "reference": CONTRACTS.c.reference,
+    "title": CONTRACTS.c.title,
+    "current_term_end": CONTRACTS.c.current_term_end,
+    "act_by": func.coalesce(CONTRACTS.c.act_by, FAR_FUTURE),
+    "updated_at": CONTRACTS.c.updated_at,
+    "annual_value": func.coalesce(CONTRACTS.c.annual_value, -1),
+}
+
+
+def _like(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped.casefold()}%"
+
+
+def encode_cursor(sort: str, value: Any, row_id: uuid.UUID) -> str:
+    raw = json.dumps(
+        [sort, value if isinstance(value, int | float | str | None) else str(value), str(row_id)]
+    )
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, sort: str) -> tuple[Any, uuid.UUID]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        cursor_sort, value, row_id = json.loads(base64.urlsafe_b64decode(padded))
+        parsed_id = uuid.UUID(row_id)
+    except (ValueError, binascii.Error, TypeError) as exc:
+        raise InvalidValue(
+            "cursor is not one this API gave out; start again without it", field="cursor"
+        ) from exc
+    if cursor_sort != sort:
+        raise InvalidValue("cursor belongs to another sort order; start again without it", field="cursor")
+    return value, parsed_id
+
+
+def _sort_value(column: ColumnElement[Any], value: Any) -> Any:
+    """Turn the JSON cursor value back into the column's Python type."""
+    python_type: Any = None
+    try:
+        python_type = column.type.python_type
+    except NotImplementedError:
+        python_type = None
+    if value is None or python_type is None:
+        return value
+    if python_type is date:
+        return date.fromisoformat(value)
+    if python_type.__name__ == "datetime":
+        from datetime import datetime
+
+        return datetime.fromisoformat(value)
+    if python_type.__name__ == "Decimal":
+        from decimal import Decimal
+
+        return Decimal(value)
+    return value
+
+
+async def _page(
+    session: AsyncSession,
+    query: Select[Any],
+    *,
+    table_id: ColumnElement[Any],
+    sorts: dict[str, ColumnElement[Any]],
+    sort: str,
+    cursor: str | None,
+    limit: int,
+    codec: Any,
+    with_total: bool,
+) -> PageResult:
+    descending = sort.startswith("-")
+    key = sort.lstrip("-")
+    if key not in sorts:
+        raise InvalidValue(
+            f"cannot sort by {key!r}; choose one of {', '.join(sorted(sorts))} (prefix - for descending)",
+            field="sort",
+        )
+    column = sorts[key]
+    total = None
+    if with_total and cursor is None:
+        total = (await session.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
+    if cursor is not None:
+        value, last_id = decode_cursor(cursor, sort)
+        value = _sort_value(column, value)
+        if descending:
+            query = query.where(or_(column < value, and_(column == value, table_id < last_id)))
+        else:
+            query = query.where(or_(column > value, and_(column == value, table_id > last_id)))
+    order = [column.desc(), table_id.desc()] if descending else [column.asc(), table_id.asc()]
+    query = query.add_columns(column.label("_sort")).order_by(*order).limit(limit + 1)
+    rows = list((await session.execute(query)).mappings())
+    more = len(rows) > limit
+    rows = rows[:limit]
+    items = [codec.from_row(r) for r in rows]
+    next_cursor = None
+    if more and rows:
+        last = rows[-1]
+        sort_value = last["_sort"]
+        next_cursor = encode_cursor(
+            sort, sort_value if not hasattr(sort_value, "isoformat") else sort_value.isoformat(), last["id"]
+        )
+    return PageResult(items=items, next_cursor=next_cursor, total=total)
+
+
+def _owner_clause(owner_id: uuid.UUID) -> ColumnElement[bool]:
+    covering = (
+        select(CONTRACT_SYSTEMS.c.system_id)
+        .join(CONTRACTS, CONTRACTS.c.id == CONTRACT_SYSTEMS.c.contract_id)
+        .where(
+            CONTRACT_SYSTEMS.c.system_id == SYSTEMS.c.id,
+            or_(
+                CONTRACTS.c.owner_id == owner_id,
+                CONTRACTS.c.budget_holder_id == owner_id,
+                CONTRACTS.c.signatory_id == owner_id,
+            ),
+        )
+    )
+    return or_(SYSTEMS.c.system_owner_id == owner_id, SYSTEMS.c.data_owner_id == owner_id, exists(covering))
+
+
+def system_query(f: SystemFilter) -> Select[Any]:
+    query = select(SYSTEMS)
+    if f.q:
+        pattern = _like(f.q)
+        query = query.where(
+            or_(
+                SYSTEMS.c.name_key.like(pattern, escape="\\"),
+                func.lower(SYSTEMS.c.reference).like(pattern, escape="\\"),
+                func.lower(SYSTEMS.c.description).like(pattern, escape="\\"),
+                func.lower(cast(SYSTEMS.c.capabilities, String)).like(pattern, escape="\\"),
+            )
+        )
+    if f.capability:
+        query = query.where(
+            func.lower(cast(SYSTEMS.c.capabilities, String)).like(_like(f.capability), escape="\\")
+        )
+    if f.service_area_id:
+        query = query.where(
+            exists().where(
+                SYSTEM_AREAS.c.system_id == SYSTEMS.c.id, SYSTEM_AREAS.c.service_area_id == f.service_area_id
+            )
+        )
+    if f.council:
+        query = query.where(
+            exists().where(
+                SYSTEM_COUNCILS.c.system_id == SYSTEMS.c.id, SYSTEM_COUNCILS.c.council_code == f.council
+            )
+        )
+    if f.supplier_id:
+        query = query.where(SYSTEMS.c.supplier_id == f.supplier_id)
+    if f.lifecycle_stage:
+        query = query.where(SYSTEMS.c.lifecycle_stage.in_(f.lifecycle_stage))
+    if f.hosting:
+        query = query.where(SYSTEMS.c.hosting.in_(f.hosting))
+    if f.holds_personal_data is not None:
+        query = query.where(SYSTEMS.c.holds_personal_data.is_(f.holds_personal_data))
+    if f.owner_id:
+        query = query.where(_owner_clause(f.owner_id))
+    for column, before in (
+        (CONTRACTS.c.current_term_end, f.contract_ending_before),
+        (CONTRACTS.c.act_by, f.act_by_before),
+    ):
+        if before is not None:
+            query = query.where(
+                exists()
+                .where(
+                    CONTRACT_SYSTEMS.c.system_id == SYSTEMS.c.id,
+                    CONTRACTS.c.id == CONTRACT_SYSTEMS.c.contract_id,
+                )
+                .where(column < before, CONTRACTS.c.status.in_(("active", "pending")))
+            )
+    return query
+
+
+def contract_query(f: ContractFilter) -> Select[Any]:
+    query = select(CONTRACTS)
+    if f.q:
+        pattern = _like(f.q)
+        query = query.where(
+            or_(
+                func.lower(CONTRACTS.c.title).like(pattern, escape="\\"),
+                func.lower(CONTRACTS.c.reference).like(pattern, escape="\\"),
+                func.lower(func.coalesce(CONTRACTS.c.proactis_reference, "")).like(pattern, escape="\\"),
+            )
+        )
+    if f.supplier_id:
+        query = query.where(CONTRACTS.c.supplier_id == f.supplier_id)
+    if f.system_id:
+        query = query.where(
+            exists().where(
+                CONTRACT_SYSTEMS.c.contract_id == CONTRACTS.c.id, CONTRACT_SYSTEMS.c.system_id == f.system_id
+            )
+        )
+    if f.status:
+        query = query.where(CONTRACTS.c.status.in_(f.status))
+    if f.owner_id:
+        query = query.where(
+            or_(
+                CONTRACTS.c.owner_id == f.owner_id,
+                CONTRACTS.c.budget_holder_id == f.owner_id,
+                CONTRACTS.c.signatory_id == f.owner_id,
+            )
+        )
+    if f.council:
+        query = query.where(
+            func.lower(cast(CONTRACTS.c.councils, String)).like(_like(f'"{f.council}"'), escape="\\")
+        )
+    if f.ending_before:
+        query = query.where(CONTRACTS.c.current_term_end < f.ending_before)
+    if f.act_by_before:
+        query = query.where(CONTRACTS.c.act_by < f.act_by_before)
+    return query
+
+
+async def list_systems(
+    session: AsyncSession, f: SystemFilter, *, sort: str, cursor: str | None, limit: int
+) -> PageResult:
+    return await _page(
+        session,
+        system_query(f),
+        table_id=SYSTEMS.c.id,
+        sorts=SYSTEM_SORTS,
+        sort=sort,
+        cursor=cursor,
+        limit=limit,
+        codec=SYSTEM_CODEC,
+        with_total=True,
+    )
+
+
+async def list_contracts(
+    session: AsyncSession, f: ContractFilter, *, sort: str, cursor: str | None, limit: int
+) -> PageResult:
+    return await _page(
+        session,
+        contract_query(f),
+        table_id=CONTRACTS.c.id,
+        sorts=CONTRACT_SORTS,
+        sort=sort,
+        cursor=cursor,
+        limit=limit,
+        codec=CONTRACT_CODEC,
+        with_total=True,
+    )
+
+
+async def list_suppliers(
+    session: AsyncSession, *, q: str | None, cursor: str | None, limit: int
+) -> PageResult:
+    query = select(SUPPLIERS)
+    if q:
+        query = query.where(SUPPLIERS.c.name_key.like(_like(q), escape="\\"))
+    return await _page(
+        session,
+        query,
+        table_id=SUPPLIERS.c.id,
+        sorts={"name": SUPPLIERS.c.name_key},
+        sort="name",
+        cursor=cursor,
+        limit=limit,
+        codec=SUPPLIER_CODEC,
+        with_total=True,
+    )
+
+
+async def list_people(session: AsyncSession, *, q: str | None, cursor: str | None, limit: int) -> PageResult:
+    query = select(PEOPLE)
+    if q:
+        pattern = _like(q)
+        query = query.where(
+            or_(
+                func.lower(PEOPLE.c.name).like(pattern, escape="\\"),
+                func.lower(PEOPLE.c.email).like(pattern, escape="\\"),
+            )
+        )
+    return await _page(
+        session,
+        query,
+        table_id=PEOPLE.c.id,
+        sorts={"name": func.lower(PEOPLE.c.name)},
+        sort="name",
+        cursor=cursor,
+        limit=limit,
+        codec=PERSON_CODEC,
+        with_total=True,
+    )
+
+
+async def audit_entries(
+    session: AsyncSession, *, kind: str, record_id: uuid.UUID, limit: int = 500
+) -> list[AuditRecord]:
+    result = await session.execute(
+        select(AuditRecord)
+        .where(AuditRecord.record_kind == kind, AuditRecord.record_id == str(record_id))
+        .order_by(AuditRecord.id)
+        .limit(limit)
+    )
+    return list(result.scalars())
+
+
+__all__ = [
+    "Contract",
+    "ContractFilter",
+    "PageResult",
+    "Person",
+    "Supplier",
+    "System",
+    "SystemFilter",
+    "audit_entries",
+    "list_contracts",
+    "list_people",
+    "list_suppliers",
+    "list_systems",
+]

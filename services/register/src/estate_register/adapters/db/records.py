@@ -1,0 +1,254 @@
+"""Typed SQLAlchemy records of the register's database.
+
+Columns that people filter and sort on are real, indexed columns; lists of small value objects (KPIs,
+SLAs, the API register, lifecycle history) are JSON, because nobody queries inside them. Many-to-many
+links that are filtered on (service areas, councils, systems under a contract) are link tables.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    Date,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Text,
+    TypeDecorator,
+    Uuid,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timezone-aware instants on every database: stored as UTC, read back aware (SQLite forgets)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored; give a timezone")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
+Money = Numeric(14, 2, asdecimal=True)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UtcDateTime(), Decimal: Money, dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Versioned:
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class CouncilRecord(Base):
+    __tablename__ = "councils"
+    code: Mapped[str] = mapped_column(String(20), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+
+
+class ServiceAreaRecord(Base):
+    __tablename__ = "service_areas"
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    # Lower-cased name, so that "Housing" and "housing" are one service area of a council.
+    name_key: Mapped[str] = mapped_column(String(200))
+    council_code: Mapped[str] = mapped_column(ForeignKey("councils.code"))
+    __table_args__ = (Index("uq_service_areas_council_name", "council_code", "name_key", unique=True),)
+
+
+class PersonRecord(Versioned, Base):
+    __tablename__ = "people"
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    role_titles: Mapped[list[Any]] = mapped_column(JSON, default=list)
+
+
+class SupplierRecord(Versioned, Base):
+    __tablename__ = "suppliers"
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    name_key: Mapped[str] = mapped_column(String(200), unique=True)
+    products: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    website: Mapped[str | None] = mapped_column(String(500))
+    notes: Mapped[str] = mapped_column(Text, default="")
+    retired: Mapped[bool] = mapped_column(default=False)
+
+
+class SystemRecord(Versioned, Base):
+    __tablename__ = "systems"
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    reference: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    # The survey's match key: one system of a name per lead council, whatever its case and spacing.
+    name_key: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    lead_council: Mapped[str] = mapped_column(ForeignKey("councils.code"))
+    councils: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    service_area_ids: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    capabilities: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    supplier_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("suppliers.id"), index=True)
+    product_family: Mapped[str | None] = mapped_column(String(200))
+    lifecycle_stage: Mapped[str] = mapped_column(String(30), index=True)
+    lifecycle_history: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    rationalisation_decision: Mapped[str] = mapped_column(String(30))
+    rationalisation_rationale: Mapped[str] = mapped_column(Text, default="")
+    disposition: Mapped[str | None] = mapped_column(String(30))
+    hosting: Mapped[str | None] = mapped_column(String(30), index=True)
+    cloud_feasibility: Mapped[str] = mapped_column(String(30))
+    cloud_alternative: Mapped[str | None] = mapped_column(String(200))
+    holds_personal_data: Mapped[bool | None] = mapped_column(index=True)
+    personal_data_categories: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    special_category_data: Mapped[bool] = mapped_column(default=False)
+    data_location: Mapped[str | None] = mapped_column(String(200))
+    dpia_status: Mapped[str] = mapped_column(String(30))
+    dpia_date: Mapped[date | None] = mapped_column(Date)
+    ropa_status: Mapped[str] = mapped_column(String(30))
+    ropa_date: Mapped[date | None] = mapped_column(Date)
+    integration_capabilities: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    api_register: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    business_criticality: Mapped[str | None] = mapped_column(String(30))
+    risk_rag: Mapped[str | None] = mapped_column(String(10))
+    accessibility_level: Mapped[str] = mapped_column(String(30))
+    usage_status: Mapped[str] = mapped_column(String(30))
+    resident_facing: Mapped[bool] = mapped_column(default=False)
+    procured_outside_ict: Mapped[bool] = mapped_column(default=False)
+    system_owner_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("people.id"), index=True)
+    data_owner_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("people.id"), index=True)
+    last_validated_at: Mapped[datetime | None]
+    last_validated_by: Mapped[str | None] = mapped_column(String(320))
+    source_request_id: Mapped[str | None] = mapped_column(String(100), index=True)
+    __table_args__ = (
+        Index("uq_systems_council_name", "lead_council", "name_key", unique=True),
+        Index("ix_systems_name_id", "name_key", "id"),
+        Index("ix_systems_updated_id", "updated_at", "id"),
+        CheckConstraint("version >= 1", name="version_positive"),
+    )
+
+
+class SystemServiceAreaLink(Base):
+    """Which service areas a system serves; kept in step with systems.service_area_ids for filtering."""
+
+    __tablename__ = "system_service_areas"
+    system_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("systems.id", ondelete="CASCADE"), primary_key=True
+    )
+    service_area_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("service_areas.id"), primary_key=True, index=True
+    )
+
+
+class SystemCouncilLink(Base):
+    """Which councils use a system, the lead council included."""
+
+    __tablename__ = "system_councils"
+    system_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("systems.id", ondelete="CASCADE"), primary_key=True
+    )
+    council_code: Mapped[str] = mapped_column(ForeignKey("councils.code"), primary_key=True, index=True)
+
+
+class ContractRecord(Versioned, Base):
+    __tablename__ = "contracts"
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    reference: Mapped[str] = mapped_column(String(60), unique=True)
+    title: Mapped[str] = mapped_column(String(300))
+    supplier_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("suppliers.id"), index=True)
+    system_ids: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    proactis_reference: Mapped[str | None] = mapped_column(String(60))
+    contract_type: Mapped[str] = mapped_column(String(40))
+    procurement_route: Mapped[str | None] = mapped_column(String(40))
+    start_date: Mapped[date] = mapped_column(Date)
+    initial_term_end: Mapped[date] = mapped_column(Date)
+    current_term_end: Mapped[date] = mapped_column(Date, index=True)
+    renewal_type: Mapped[str] = mapped_column(String(20))
+    renewal_period_months: Mapped[int | None] = mapped_column(Integer)
+    extension_options_left: Mapped[int] = mapped_column(Integer, default=0)
+    notice_period_days: Mapped[int] = mapped_column(Integer, default=0)
+    internal_lead_time_days: Mapped[int] = mapped_column(Integer, default=0)
+    act_by: Mapped[date | None] = mapped_column(Date, index=True)
+    annual_value: Mapped[Decimal | None]
+    total_value: Mapped[Decimal | None]
+    cost_centre: Mapped[str | None] = mapped_column(String(60))
+    below_register_threshold: Mapped[bool] = mapped_column(default=False)
+    councils: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    kpis: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    slas: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    signatory_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("people.id"))
+    owner_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("people.id"), index=True)
+    budget_holder_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("people.id"), index=True)
+    source_request_id: Mapped[str | None] = mapped_column(String(100), index=True)
+    renewal_decisions: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    __table_args__ = (
+        CheckConstraint("initial_term_end >= start_date", name="initial_term_after_start"),
+        CheckConstraint("current_term_end >= initial_term_end", name="current_term_after_initial"),
+        CheckConstraint("annual_value IS NULL OR annual_value >= 0", name="annual_value_not_negative"),
+        CheckConstraint("total_value IS NULL OR total_value >= 0", name="total_value_not_negative"),
+        CheckConstraint(
+            "notice_period_days >= 0 AND internal_lead_time_days >= 0 AND extension_options_left >= 0",
+            name="day_counts_not_negative",
+        ),
+        CheckConstraint("version >= 1", name="version_positive"),
+        Index("ix_contracts_reference_id", "reference", "id"),
+    )
+
+
+class ContractSystemLink(Base):
+    __tablename__ = "contract_systems"
+    contract_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("contracts.id", ondelete="CASCADE"), primary_key=True
+    )
+    system_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("systems.id"), primary_key=True, index=True)
+
+
+class AuditRecord(Base):
+    """Every change to every record: who, when, what it was before and after. Rows are never updated."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    record_kind: Mapped[str] = mapped_column(String(30))
+    record_id: Mapped[str] = mapped_column(String(60))
+    action: Mapped[str] = mapped_column(String(40))
+    actor: Mapped[str] = mapped_column(String(320))
+    at: Mapped[datetime]
+    correlation_id: Mapped[str | None] = mapped_column(String(128))
+    changed_fields: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    __table_args__ = (Index("ix_audit_record", "record_kind", "record_id", "id"),)

@@ -1,0 +1,118 @@
+"""The register's FastAPI application factory."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from sqlalchemy import text
+
+from estate_eventing.correlation import CorrelationIdMiddleware
+from estate_register.api import problems, routes
+from estate_register.api.auth import TokenVerifier
+from estate_register.bootstrap import Container
+from estate_register.settings import AuthSettings
+
+DESCRIPTION = """
+The register of every system and contract in the council's IT estate, with the people accountable for
+each (contract signatory, contract owner, system owner, budget holder), what each system does, where its
+data lives and when its contracts end.
+
+Every endpoint but `/health/*`, `/metrics` and the docs needs a bearer token; writes need a role.
+Errors are RFC 9457 `application/problem+json`. Writes need the record's `ETag` in `If-Match`.
+"""
+
+
+class UploadLimit:
+    """Refuse request bodies over the configured size before reading them (413)."""
+
+    def __init__(self, app: Callable[..., Awaitable[None]], max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:  # type: ignore[type-arg]
+        if scope["type"] == "http":
+            for name, value in scope.get("headers", []):
+                if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
+                    response = JSONResponse(
+                        {
+                            "type": problems.BASE + "too-large",
+                            "title": "Too large",
+                            "status": 413,
+                            "detail": f"the body is {int(value):,} bytes; the limit is {self.max_bytes:,} bytes",
+                            "instance": scope.get("path", ""),
+                        },
+                        status_code=413,
+                        media_type=problems.PROBLEM_JSON,
+                    )
+                    await response(scope, receive, send)
+                    return
+        await self.app(scope, receive, send)
+
+
+def create_app(container: Container, auth: AuthSettings | None = None) -> FastAPI:
+    auth = auth or container.auth or AuthSettings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await container.close()
+
+    app = FastAPI(
+        title="Estate register",
+        version="1.0.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        openapi_tags=[
+            {"name": "systems", "description": "Systems and applications (the Systems and Data Register)"},
+            {"name": "contracts", "description": "The central contract register"},
+            {"name": "survey", "description": "Survey import and export (CSV, XLSX)"},
+        ],
+    )
+    app.state.container = container
+    app.state.verifier = TokenVerifier(auth)
+    registry = CollectorRegistry()
+    requests = Counter(
+        "estate_http_requests_total", "HTTP requests", ["method", "route", "status"], registry=registry
+    )
+    latency = Histogram(
+        "estate_http_request_seconds", "HTTP request latency", ["method", "route"], registry=registry
+    )
+    app.state.metrics = registry
+
+    @app.middleware("http")
+    async def measure(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = getattr(request.scope.get("route"), "path", "unmatched")
+        requests.labels(request.method, route, str(response.status_code)).inc()
+        latency.labels(request.method, route).observe(time.perf_counter() - started)
+        return response
+
+    problems.install(app)
+    app.include_router(routes.router)
+
+    @app.get("/health/live", tags=["health"])
+    async def live() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/health/ready", tags=["health"])
+    async def ready() -> JSONResponse:
+        try:
+            async with container.engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+        except Exception as exc:
+            return JSONResponse({"status": "unavailable", "database": str(exc)[:200]}, status_code=503)
+        return JSONResponse({"status": "ok", "database": "ok"})
+
+    @app.get("/metrics", tags=["health"], include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    app.add_middleware(CorrelationIdMiddleware)
+    app.add_middleware(UploadLimit, max_bytes=container.settings.max_upload_bytes)  # type: ignore[arg-type]
+    return app
