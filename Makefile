@@ -7,28 +7,32 @@ SHELL := bash
 .DEFAULT_GOAL := help
 MAKEFLAGS += --no-print-directory
 
-UV ?= uv
+# uv if it is on PATH, else as a module (make up / make test install it with pip on a fresh machine).
+UV ?= $(if $(shell command -v uv 2>/dev/null),uv,python3 -m uv)
 # Packages mypy checks (strict; configured in pyproject.toml [tool.mypy]). Add each new service's src.
-SRC_DIRS ?= contracts/src libs/eventing/src services/register/src
+SRC_DIRS ?= contracts/src libs/eventing/src libs/devstack/src services/register/src
 PYTEST_ARGS ?=
 SERVICE ?= register
 IMAGE_TAG ?= local
 # Services whose AsyncAPI documents are written, each by its own `estate-<service> asyncapi`.
 ASYNCAPI_SERVICES ?= register
 
-.PHONY: help install up test test-only lint lint-shell fmt bench schemas asyncapi image \
+.PHONY: help ensure-uv install up test test-only lint lint-shell fmt bench schemas asyncapi image \
         compose-config clean
 
 help: ## List the verbs
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
 
-install: ## Install every package and the dev tools (uv sync, from uv.lock)
-	$(UV) sync --frozen
+ensure-uv: ## Install uv with pip if this machine has none
+	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
 
-up: ## Run Estate on this machine (embedded broker and SQLite unless told otherwise)
-	$(UV) run estate up
+install: ensure-uv ## Install every package and the dev tools (uv sync, from uv.lock)
+	$(UV) sync --frozen --all-groups
 
-test: lint test-only ## Lint, type-check, import contracts, then the whole test suite
+up: install ## Run Estate on this machine (embedded broker, SQLite and demo data unless told otherwise)
+	$(UV) run --frozen estate up
+
+test: install lint test-only ## Install, lint, type-check, import contracts, then the whole test suite
 
 test-only: ## The test suite alone (pytest); PYTEST_ARGS="-k name" to narrow it
 	@rc=0; $(UV) run pytest $(PYTEST_ARGS) || rc=$$?; \

@@ -11,7 +11,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from estate_contracts import registry
 from estate_eventing.tables import eventing_metadata
 
-pytest_plugins = ["estate_eventing.testing"]
 
 
 @pytest.fixture(autouse=True)
