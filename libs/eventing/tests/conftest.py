@@ -12,7 +12,6 @@ from estate_contracts import registry
 from estate_eventing.tables import eventing_metadata
 
 
-
 @pytest.fixture(autouse=True)
 def _test_events_catalogued(monkeypatch: pytest.MonkeyPatch) -> None:
     for model in TEST_EVENTS:

@@ -45,6 +45,12 @@ class RegisterSettings(BaseSettings):
     page_size_max: int = Field(default=500, ge=1, le=5000)
     environment: Literal["development", "test", "production"] = "development"
     db_pool_size: int = Field(default=10, ge=1)
+    metrics_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="Where the worker and relay serve Prometheus metrics (the HTTP process serves /metrics)",
+    )
 
     @property
     def is_sqlite(self) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -154,7 +155,10 @@ async def publish_recorded_facts(uow: UnitOfWork) -> int:
     records this unit of work touched. Call it just before commit; it empties the records' event lists."""
     facts: list[Happened] = []
     for record in uow.touched():
-        facts.extend(record.events)
+        # A fact's snapshot is taken before the repository stores the record and bumps its version;
+        # the audit entry and the event carry the version the change was stored as.
+        for fact in record.events:
+            facts.append(dataclasses.replace(fact, after={**fact.after, "version": record.version}))
         record.events.clear()
     if not facts:
         return 0

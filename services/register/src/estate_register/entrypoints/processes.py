@@ -16,6 +16,7 @@ import uvicorn
 from faststream import FastStream
 from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
+from prometheus_client import start_http_server
 
 from estate_contracts import register_events
 from estate_contracts.envelope import EventPayload
@@ -97,16 +98,27 @@ def make_worker(container: Container, broker_settings: BrokerSettings) -> FastSt
     return app
 
 
+def serve_metrics(settings: RegisterSettings) -> None:
+    """Expose the process's Prometheus metrics (consumer and relay counters) when a port is set."""
+    if settings.metrics_port is not None:
+        start_http_server(settings.metrics_port, addr=settings.http_host)
+
+
 async def run_worker_async() -> None:
     configure_logging(SERVICE)
-    container = bootstrap(RegisterSettings())
+    settings = RegisterSettings()
+    serve_metrics(settings)
+    container = bootstrap(settings)
     app = make_worker(container, BrokerSettings())
     await app.run()  # FastStream stops on SIGINT/SIGTERM and runs after_shutdown
 
 
 async def run_relay_async(container: Container | None = None, stop: asyncio.Event | None = None) -> None:
     configure_logging(SERVICE)
-    container = container or bootstrap(RegisterSettings())
+    if container is None:
+        settings = RegisterSettings()
+        serve_metrics(settings)
+        container = bootstrap(settings)
     publisher = KafkaPublisher(BrokerSettings())
     relay = OutboxRelay(container.sessions, publisher, settings=RelaySettings())
     stop = stop or _stop_event()

@@ -118,7 +118,8 @@ def _sort_value(column: ColumnElement[Any], value: Any) -> Any:
     """Turn the JSON cursor value back into the column's Python type."""
     python_type: Any = None
     try:
-        python_type = column.type.python_type
+        # A TypeDecorator (UtcDateTime) does not know its Python type; the type it decorates does.
+        python_type = getattr(column.type, "impl", column.type).python_type
     except NotImplementedError:
         python_type = None
     if value is None or python_type is None:
@@ -161,7 +162,12 @@ async def _page(
         total = (await session.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
     if cursor is not None:
         value, last_id = decode_cursor(cursor, sort)
-        value = _sort_value(column, value)
+        try:
+            value = _sort_value(column, value)
+        except (ValueError, TypeError, ArithmeticError) as exc:
+            raise InvalidValue(
+                "cursor is not one this API gave out; start again without it", field="cursor"
+            ) from exc
         if descending:
             query = query.where(or_(column < value, and_(column == value, table_id < last_id)))
         else:

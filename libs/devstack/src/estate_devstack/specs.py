@@ -1,0 +1,80 @@
+"""What ``estate up`` runs, service by service, in start order.
+
+To add a service (procurement, notifications, portal), append its :class:`ServiceSpec` to
+:data:`SERVICES`: ``estate up`` then creates its database under the data directory, its consumer
+groups' dead-letter topics, runs its set-up commands, starts its processes, waits for its health check
+and stops it with the rest. Each service is driven only through its own command line
+(``python -m <cli_module> <command>``) and ``ESTATE_*`` environment variables, exactly as it runs in
+production, so nothing here knows a service's internals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from estate_contracts.topics import ALL_TOPICS, dead_letter_topic
+
+if TYPE_CHECKING:
+    from estate_devstack.plan import Plan
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessSpec:
+    """A long-running process of a service: ``<cli> <command>``, logged as ``<service>-<command>``."""
+
+    command: str
+    serves_http: bool = False
+    """It listens on the service's HTTP port; ``estate up`` waits for its ``/health/ready``."""
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceSpec:
+    name: str
+    cli_module: str
+    """Runs as ``python -m cli_module``; it must call its app under ``if __name__ == "__main__"``."""
+    env_prefix: str
+    """``<prefix>DATABASE_URL``, ``<prefix>HTTP_HOST`` and ``<prefix>HTTP_PORT`` are set from the plan."""
+    database_file: str | None = None
+    """SQLite file under the data directory, unless ``<prefix>DATABASE_URL`` is already set."""
+    consumer_groups: tuple[str, ...] = ()
+    """Groups its workers consume as: their dead-letter topics are created up front."""
+    setup: tuple[tuple[str, ...], ...] = (("migrate",),)
+    """One-off commands run, in order, before any process of any service starts."""
+    demo_data: tuple[str, ...] | None = None
+    """The command that loads demo data; it must be idempotent (``--no-demo-data`` skips it)."""
+    processes: tuple[ProcessSpec, ...] = ()
+    extra_env: Callable[[Plan], Mapping[str, str]] | None = field(default=None)
+    """More environment from the plan, e.g. a portal's URLs of the other services' APIs."""
+
+    @property
+    def http_process(self) -> ProcessSpec | None:
+        return next((p for p in self.processes if p.serves_http), None)
+
+
+def _register_groups() -> tuple[str, ...]:
+    from estate_register.adapters.messaging.subscribers import GROUP_ID
+
+    return (GROUP_ID,)
+
+
+SERVICES: list[ServiceSpec] = [
+    ServiceSpec(
+        name="register",
+        cli_module="estate_register.entrypoints.cli",
+        env_prefix="ESTATE_REGISTER_",
+        database_file="register.db",
+        consumer_groups=_register_groups(),
+        setup=(("migrate",),),
+        demo_data=("demo-data",),
+        processes=(ProcessSpec("http", serves_http=True), ProcessSpec("worker"), ProcessSpec("relay")),
+    ),
+]
+
+
+def topics(services: list[ServiceSpec]) -> list[str]:
+    """Every event topic, and the dead-letter topic of every consumer group of ``services``."""
+    names = list(ALL_TOPICS)
+    names += [dead_letter_topic(group) for service in services for group in service.consumer_groups]
+    return list(dict.fromkeys(names))
