@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Iterable
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from estate_register.api.auth import UNRESTRICTED, AuthError, ForbiddenError, Principal, TokenVerifier
@@ -40,14 +41,24 @@ UowDep = Annotated[UnitOfWork, Depends(get_uow)]
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 
-def get_principal(request: Request, authorization: Annotated[str | None, Header()] = None) -> Principal:
-    if not authorization:
+bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="bearer",
+    bearerFormat="JWT",
+    description="A token from the council's identity provider, or `estate token --role ...` in development",
+)
+
+
+def get_principal(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+) -> Principal:
+    if credentials is None:
+        header = request.headers.get("authorization")
+        if header:
+            raise AuthError("the Authorization header must be 'Bearer <token>'")
         raise AuthError("send a bearer token in the Authorization header (Authorization: Bearer <token>)")
-    scheme, _, token = authorization.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise AuthError("the Authorization header must be 'Bearer <token>'")
     verifier: TokenVerifier = request.app.state.verifier
-    principal = verifier.verify(token.strip())
+    principal = verifier.verify(credentials.credentials.strip())
     request.state.principal = principal
     return principal
 
