@@ -69,11 +69,20 @@ def auth_settings(tmp_path_factory: pytest.TempPathFactory) -> AuthSettings:
 
 @pytest.fixture(scope="session")
 def mint(auth_settings: AuthSettings) -> Mint:
-    """``mint("owner", email=...)``: request headers carrying a valid token with those roles."""
+    """``mint("owner", email=...)``: request headers carrying a valid token with those roles.
 
-    def headers(*roles: str, email: str | None = None, subject: str = "tester", **extra: Any) -> dict[str, str]:
-        token = mint_token(auth_settings, subject=subject, roles=roles, email=email, **extra)
-        return {"Authorization": f"Bearer {token}"}
+    Tokens are kept for the session (they live eight hours): loading and checking the RSA key for each
+    one would cost tens of milliseconds a request.
+    """
+    minted: dict[tuple[Any, ...], str] = {}
+
+    def headers(
+        *roles: str, email: str | None = None, subject: str = "tester", **extra: Any
+    ) -> dict[str, str]:
+        key = (roles, email, subject, tuple(sorted(extra.items())))
+        if key not in minted:
+            minted[key] = mint_token(auth_settings, subject=subject, roles=roles, email=email, **extra)
+        return {"Authorization": f"Bearer {minted[key]}"}
 
     return headers
 

@@ -174,7 +174,8 @@ class FakeRepository(ports.Repository[A], Generic[A]):
         self.pending[record.id] = saved
         self.pending_versions.setdefault(record.id, expected_version)
 
-    def commit(self) -> None:
+    def check(self) -> None:
+        """Raise StaleVersion if committing would overwrite a version this unit of work never read."""
         for record_id, record in self.pending.items():
             base = self.pending_versions[record_id]
             current = self.committed.get(record_id)
@@ -182,6 +183,8 @@ class FakeRepository(ports.Repository[A], Generic[A]):
             # "UPDATE ... WHERE version = expected" would have matched no row.
             if current is not None and current.version != base:
                 raise StaleVersion(f"{record.KIND} {record_id} was changed by someone else meanwhile")
+
+    def commit(self) -> None:
         self.committed.update(self.pending)
         self.pending.clear()
         self.pending_versions.clear()
@@ -314,6 +317,8 @@ class FakeUnitOfWork(ports.UnitOfWork):
         return (self.systems, self.contracts, self.suppliers, self.people)
 
     async def commit(self) -> None:
+        for repository in self._repositories():
+            repository.check()
         for repository in self._repositories():
             repository.commit()
         self.reference.commit()

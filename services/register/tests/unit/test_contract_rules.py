@@ -22,7 +22,9 @@ CALENDAR = FakeCalendar()
 LATER = NOW + timedelta(days=1)
 
 
-def decision(outcome: RenewalOutcome, new_term_end: date | None = None, rationale: str = "Value for money") -> RenewalDecision:
+def decision(
+    outcome: RenewalOutcome, new_term_end: date | None = None, rationale: str = "Value for money"
+) -> RenewalDecision:
     return RenewalDecision(
         id=uuid.uuid4(),
         outcome=outcome,
@@ -151,7 +153,9 @@ def test_a_retired_system_cannot_be_covered_by_a_new_active_or_pending_contract(
     assert "govmetric" in refused.value.detail
 
 
-@pytest.mark.parametrize("status", [ContractStatus.TERMINATED, ContractStatus.EXPIRED, ContractStatus.CANCELLED])
+@pytest.mark.parametrize(
+    "status", [ContractStatus.TERMINATED, ContractStatus.EXPIRED, ContractStatus.CANCELLED]
+)
 def test_an_ended_contract_may_still_record_the_retired_system_it_covered(status):
     retired = a_system(lifecycle_stage=LifecycleStage.RETIRED)
 
@@ -226,7 +230,9 @@ def test_extending_with_no_option_left_is_refused_and_changes_nothing():
     before = contract.snapshot()
 
     with pytest.raises(InvalidTransition) as refused:
-        contract.record_renewal_decision(decision(RenewalOutcome.EXTEND, date(2029, 3, 31)), calendar=CALENDAR)
+        contract.record_renewal_decision(
+            decision(RenewalOutcome.EXTEND, date(2029, 3, 31)), calendar=CALENDAR
+        )
 
     assert refused.value.field == "extension_options_left"
     assert contract.snapshot() == before
@@ -288,7 +294,9 @@ def test_renewing_an_expired_contract_makes_it_active_again():
     assert contract.status is ContractStatus.ACTIVE
 
 
-@pytest.mark.parametrize("status", [ContractStatus.PENDING, ContractStatus.TERMINATED, ContractStatus.CANCELLED])
+@pytest.mark.parametrize(
+    "status", [ContractStatus.PENDING, ContractStatus.TERMINATED, ContractStatus.CANCELLED]
+)
 def test_a_renewal_decision_needs_an_active_or_expired_contract(status):
     contract = a_contract(status=status)
 

@@ -25,7 +25,11 @@ from estate_register.domain.values import (
 HOUSING = ServiceArea(id=uuid.uuid4(), name="Housing Services", council_code="CCC")
 MRI = Supplier(id=uuid.uuid4(), name="MRI Software", created_at=NOW, updated_at=NOW)
 SAM = Person(
-    id=uuid.uuid4(), name="Sam Whitfield", email="sam.whitfield@cambridge.gov.uk", created_at=NOW, updated_at=NOW
+    id=uuid.uuid4(),
+    name="Sam Whitfield",
+    email="sam.whitfield@cambridge.gov.uk",
+    created_at=NOW,
+    updated_at=NOW,
 )
 ACTOR = "clerk@cambridge.gov.uk"
 
@@ -212,7 +216,11 @@ async def test_a_change_made_to_an_older_version_is_refused_and_nothing_is_writt
 
     with pytest.raises(StaleVersion):
         await services.update_system(
-            uow(store), system_id=system.id, changes={"description": "second"}, expected_version=1, actor=ACTOR
+            uow(store),
+            system_id=system.id,
+            changes={"description": "second"},
+            expected_version=1,
+            actor=ACTOR,
         )
 
     assert store.systems[system.id].description == "first"
@@ -307,7 +315,9 @@ async def test_a_reference_in_use_is_refused(store):
     await recorded_system(store, reference="SYS-00042")
 
     with pytest.raises(Conflict) as refused:
-        await services.record_system(uow(store), fields=system_fields(name="Storm", reference="SYS-00042"), actor=ACTOR)
+        await services.record_system(
+            uow(store), fields=system_fields(name="Storm", reference="SYS-00042"), actor=ACTOR
+        )
 
     assert refused.value.field == "reference"
 
@@ -430,7 +440,9 @@ async def test_a_retired_system_cannot_be_put_under_a_new_active_contract(store)
     retired = await recorded_system(store, name="govmetric", lifecycle_stage=LifecycleStage.RETIRED)
 
     with pytest.raises(InvalidTransition) as refused:
-        await services.record_contract(uow(store), fields=contract_fields(system_ids=(retired.id,)), actor=ACTOR)
+        await services.record_contract(
+            uow(store), fields=contract_fields(system_ids=(retired.id,)), actor=ACTOR
+        )
 
     assert refused.value.field == "system_ids"
     assert store.contracts == {}

@@ -96,7 +96,11 @@ def test_a_lifecycle_change_through_a_partial_update_keeps_the_rules_and_the_his
     system.recorded(actor="a@b.gov.uk", at=NOW)
 
     changed = system.apply_changes(
-        {"lifecycle_stage": LifecycleStage.UNDER_REVIEW, "lifecycle_note": "annual review", "description": "x"},
+        {
+            "lifecycle_stage": LifecycleStage.UNDER_REVIEW,
+            "lifecycle_note": "annual review",
+            "description": "x",
+        },
         actor="owner@b.gov.uk",
         at=LATER,
     )
@@ -232,7 +236,9 @@ def test_a_partial_update_is_all_or_nothing_when_one_value_breaks_a_rule():
     assert system.events == []
 
 
-@pytest.mark.parametrize("field", ["reference", "version", "id", "lifecycle_history", "created_at", "nonsense"])
+@pytest.mark.parametrize(
+    "field", ["reference", "version", "id", "lifecycle_history", "created_at", "nonsense"]
+)
 def test_a_partial_update_cannot_touch_read_only_or_unknown_fields(field):
     system = a_system()
     before = system.snapshot()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -12,10 +13,12 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from sqlalchemy import text
 
 from estate_eventing.correlation import CorrelationIdMiddleware
-from estate_register.api import problems, routes
+from estate_register.api import problems, routes, survey
 from estate_register.api.auth import TokenVerifier
 from estate_register.bootstrap import Container
 from estate_register.settings import AuthSettings
+
+log = logging.getLogger("estate_register.http")
 
 DESCRIPTION = """
 The register of every system and contract in the council's IT estate, with the people accountable for
@@ -89,12 +92,21 @@ def create_app(container: Container, auth: AuthSettings | None = None) -> FastAP
         started = time.perf_counter()
         response = await call_next(request)
         route = getattr(request.scope.get("route"), "path", "unmatched")
+        elapsed = time.perf_counter() - started
         requests.labels(request.method, route, str(response.status_code)).inc()
-        latency.labels(request.method, route).observe(time.perf_counter() - started)
+        latency.labels(request.method, route).observe(elapsed)
+        log.info(
+            "%s %s %s",
+            request.method,
+            request.url.path,
+            response.status_code,
+            extra={"route": route, "status": response.status_code, "duration_ms": round(elapsed * 1000, 2)},
+        )
         return response
 
     problems.install(app)
     app.include_router(routes.router)
+    app.include_router(survey.router)
 
     @app.get("/health/live", tags=["health"])
     async def live() -> dict[str, str]:

@@ -13,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from estate_eventing.correlation import current_correlation_id
 from estate_register.api.auth import AuthError, ForbiddenError
 from estate_register.domain.errors import (
     Conflict,
@@ -57,7 +58,8 @@ def problem_response(request: Request, problem: Problem) -> JSONResponse:
     }
     if problem.errors:
         body["errors"] = problem.errors
-    correlation = request.headers.get("x-correlation-id")
+    # The id the request runs under (CorrelationIdMiddleware replaces an unsafe one), never the raw header.
+    correlation = current_correlation_id()
     if correlation:
         body["correlation_id"] = correlation
     return JSONResponse(body, status_code=problem.status, media_type=PROBLEM_JSON, headers=problem.headers)

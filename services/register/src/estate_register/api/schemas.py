@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from datetime import date
 from decimal import Decimal
-from typing import TYPE_CHECKING, Annotated, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Generic, TypeVar, get_args
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, StringConstraints, create_model
 
@@ -319,4 +319,6 @@ def nullable(fields: type[Input], field_name: str) -> bool:
     info = fields.model_fields.get(field_name)
     if info is None:
         return True
-    return info.default is None or "None" in str(info.annotation)
+    # Look for None among the union's members: the text of the annotation is no guide, because
+    # StringConstraints(pattern=None, ...) prints "None" inside fields that may never be null.
+    return info.default is None or type(None) in get_args(info.annotation)

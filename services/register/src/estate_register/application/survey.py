@@ -30,7 +30,10 @@ the same change made through the API.
 from __future__ import annotations
 
 import abc
+import asyncio
+import contextlib
 import dataclasses
+import functools
 import re
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
@@ -191,9 +194,13 @@ SYSTEM_COLUMNS: tuple[Column, ...] = (
     Column("Special category data", "special_category_data", "yes_no", "keep", example="no"),
     Column("Data location", "data_location", "text", example="UK data centre"),
     _choice("DPIA status", "dpia_status", ComplianceStatus, "completed"),
-    Column("DPIA date", "dpia_date", "date", example="2024-03-31", note="Only when DPIA status is completed."),
+    Column(
+        "DPIA date", "dpia_date", "date", example="2024-03-31", note="Only when DPIA status is completed."
+    ),
     _choice("RoPA status", "ropa_status", ComplianceStatus, "completed"),
-    Column("RoPA date", "ropa_date", "date", example="31/03/2024", note="Only when RoPA status is completed."),
+    Column(
+        "RoPA date", "ropa_date", "date", example="31/03/2024", note="Only when RoPA status is completed."
+    ),
     Column(
         "Integration capabilities",
         "integration_capabilities",
@@ -218,7 +225,14 @@ CONTRACT_COLUMNS: tuple[Column, ...] = (
     Column("Supplier", "supplier_id", "supplier", "required", example="MRI Software"),
     Column("Systems", "system_ids", "systems", empty=(), example="SYS-00001; SYS-00005"),
     Column("Proactis reference", "proactis_reference", "text", example="PRO-2291"),
-    Column("Contract type", "contract_type", "choice", "required", values=ContractType, example="saas_subscription"),
+    Column(
+        "Contract type",
+        "contract_type",
+        "choice",
+        "required",
+        values=ContractType,
+        example="saas_subscription",
+    ),
     _choice("Procurement route", "procurement_route", ProcurementRoute, "via_3c_ict", keep=False),
     Column("Start date", "start_date", "date", "required", example="2024-04-01"),
     Column("Initial term end", "initial_term_end", "date", "required", example="2027-03-31"),
@@ -231,7 +245,13 @@ CONTRACT_COLUMNS: tuple[Column, ...] = (
         note="Blank on a new contract: the initial term end.",
     ),
     _choice("Renewal type", "renewal_type", RenewalType, "express"),
-    Column("Renewal period (months)", "renewal_period_months", "whole", example="12", note="Needed for tacit renewal."),
+    Column(
+        "Renewal period (months)",
+        "renewal_period_months",
+        "whole",
+        example="12",
+        note="Needed for tacit renewal.",
+    ),
     Column("Extension options left", "extension_options_left", "whole", "keep", example="1"),
     Column("Notice period (days)", "notice_period_days", "whole", "keep", example="90"),
     Column("Internal lead time (days)", "internal_lead_time_days", "whole", "keep", example="60"),
@@ -247,6 +267,12 @@ CONTRACT_COLUMNS: tuple[Column, ...] = (
 )
 
 COLUMNS: dict[SurveyKind, tuple[Column, ...]] = {"systems": SYSTEM_COLUMNS, "contracts": CONTRACT_COLUMNS}
+REQUIRED = {kind: tuple(c for c in columns if c.required) for kind, columns in COLUMNS.items()}
+# Columns whose cells name other records, looked up the same way for both kinds.
+REFERRING = {
+    kind: tuple(c for c in columns if c.kind in ("person", "councils", "supplier"))
+    for kind, columns in COLUMNS.items()
+}
 
 LEFT_OUT = (
     "Left out of the survey (edit them in the register itself): a system's API register and lifecycle "
@@ -354,14 +380,26 @@ def _items(text: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in text.split(LIST_SEPARATOR) if item.strip())
 
 
+@functools.cache
+def _members(values: type[StrEnum]) -> dict[str, StrEnum]:
+    """Each member by its value and by its value's letters and digits alone ("On premises" finds
+    on_premises, "WCAG 2.2 AA" finds wcag22_aa)."""
+    members: dict[str, StrEnum] = {}
+    for member in values:
+        members[_fold(member.value)] = member
+    for member in values:
+        members[member.value] = member
+    return members
+
+
 def _enum(column: Column, text: str) -> StrEnum:
     assert column.values is not None
-    wanted = _fold(text)
-    for member in column.values:
-        if _fold(member.value) == wanted:
-            return member
-    allowed = ", ".join(m.value for m in column.values)
-    raise CellProblem(f"{text!r} is not allowed here; use one of: {allowed}")
+    members = _members(column.values)
+    member = members.get(text) or members.get(_fold(text))
+    if member is None:
+        allowed = ", ".join(m.value for m in column.values)
+        raise CellProblem(f"{text!r} is not allowed here; use one of: {allowed}")
+    return member
 
 
 def _date(value: Cell, text: str) -> date:
@@ -371,13 +409,17 @@ def _date(value: Cell, text: str) -> date:
         return value
     text = text.strip()
     try:
+        if len(text) == 10 and text[4] == "-":
+            return date.fromisoformat(text)
         if match := _ISO.fullmatch(text):
             return date(int(match[1]), int(match[2]), int(match[3]))
         if match := _DMY.fullmatch(text):
             return date(int(match[3]), int(match[2]), int(match[1]))
     except ValueError:
         pass
-    raise CellProblem(f"{text!r} is not a date; write it as YYYY-MM-DD (2024-03-31) or DD/MM/YYYY (31/03/2024)")
+    raise CellProblem(
+        f"{text!r} is not a date; write it as YYYY-MM-DD (2024-03-31) or DD/MM/YYYY (31/03/2024)"
+    )
 
 
 def _whole(value: Cell, text: str) -> int:
@@ -428,16 +470,29 @@ def _yes_no(value: Cell, text: str) -> bool:
     raise CellProblem(f"{text!r} is not yes or no; write yes, no, or leave it blank")
 
 
+_SPECIAL_FIRST = frozenset((*FORMULA_STARTS, "'"))
+
+
 def read_cell(column: Column, value: Cell) -> Any:
     """The typed value of one cell, before references are looked up; None when blank."""
-    raw_text = _as_text(value)
+    if type(value) is str:
+        # Most cells are plain text: skip the general path unless the first character needs a look.
+        if value and value[0] in _SPECIAL_FIRST:
+            raw_text = unescape_cell(value) if value.strip() else None
+        else:
+            raw_text = value
+    else:
+        raw_text = _as_text(value)
     if raw_text is None:
         return None
-    text = raw_text if column.kind == "free_text" else raw_text.strip()
+    kind = column.kind
+    if kind == "free_text":
+        return raw_text if raw_text.strip() else None
+    text = raw_text.strip()
     if not text:
         return None
-    match column.kind:
-        case "text" | "free_text" | "council" | "supplier" | "person":
+    match kind:
+        case "text" | "council" | "supplier" | "person":
             return text
         case "list" | "councils" | "areas" | "systems":
             return _items(text) or None
@@ -453,7 +508,7 @@ def read_cell(column: Column, value: Cell) -> Any:
             return _whole(value, text)
         case "money":
             return _money(value, text)
-    raise AssertionError(column.kind)  # pragma: no cover
+    raise AssertionError(kind)  # pragma: no cover
 
 
 # --- tables, problems, reports -------------------------------------------------------------------
@@ -581,9 +636,9 @@ class ImportReport:
 
     @property
     def records(self) -> int:
-        return sum(
-            c.created + c.updated + c.unchanged for c in (self.systems, self.contracts)
-        ) + len(self.suppliers_created)
+        return sum(c.created + c.updated + c.unchanged for c in (self.systems, self.contracts)) + len(
+            self.suppliers_created
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -756,6 +811,12 @@ class _Importer:
         self.seen_refs: dict[tuple[SurveyKind, str], int] = {}
         self.seen_names: dict[tuple[str, str], int] = {}
         self.pending: list[_Pending] = []
+        # Systems by any reference spelling and by name alone, for a contract's Systems cell; built when
+        # the first contract row needs it (after every systems row is in).
+        self.names_any: dict[str, list[uuid.UUID]] | None = None
+        self.refs_folded: dict[str, uuid.UUID] = {}
+        self.write_task: asyncio.Task[int] | None = None
+        self.stand_in_cache: dict[uuid.UUID, System] = {}
 
     # -- bookkeeping --
 
@@ -785,8 +846,10 @@ class _Importer:
             header_errors.extend(errors)
             mapped.append((table, columns))
         if header_errors:
-            raise SurveyFileError(header_errors[-1].detail if len(header_errors) == 1 else
-                                  "; ".join(e.detail for e in header_errors), header_errors)
+            raise SurveyFileError(
+                " ".join(e.detail for e in header_errors if e.column is None) or str(header_errors[0]),
+                header_errors,
+            )
         for kind in KINDS:
             for table, columns in mapped:
                 if table.kind != kind:
@@ -796,9 +859,24 @@ class _Importer:
                     self.read_row(table, columns, number, cells)
                     if len(self.pending) >= self.chunk_size:
                         await self.flush(kind)
+                    elif self.rows_read % 100 == 0 and self.write_task is not None:
+                        await asyncio.sleep(0)  # let the chunk being written move on meanwhile
                 await self.flush(kind)
-        self.tick()
+        await self.settle()
         return self.report
+
+    async def settle(self) -> None:
+        """Wait for the chunk being written: the session does one thing at a time."""
+        if self.write_task is not None:
+            task, self.write_task = self.write_task, None
+            self.records_written += await task
+            self.tick()
+
+    async def write(self, batch: WriteBatch, changed: list[tuple[Any, int]]) -> int:
+        await self.store.write(batch)
+        for record, version in changed:
+            record.version = version + 1
+        return batch.size
 
     def read_row(
         self, table: Table, columns: list[Column | None], number: int, cells: Sequence[Cell]
@@ -815,10 +893,8 @@ class _Importer:
                 values[column.field] = read_cell(column, value)
             except CellProblem as exc:
                 problems.append((column.header, str(exc)))
-        for column in COLUMNS[table.kind]:
-            if column.required and values.get(column.field) is None and not any(
-                p[0] == column.header for p in problems
-            ):
+        for column in REQUIRED[table.kind]:
+            if values.get(column.field) is None and not any(p[0] == column.header for p in problems):
                 problems.append((column.header, f"{column.header} is required"))
         if not problems:
             if table.kind == "systems":
@@ -865,14 +941,18 @@ class _Importer:
         key = services.name_key(name)
         supplier = self.suppliers_by_key.get(key)
         if supplier is None:
-            supplier = Supplier(id=uuid.uuid4(), name=" ".join(name.split()), created_at=self.now, updated_at=self.now)
+            supplier = Supplier(
+                id=uuid.uuid4(), name=" ".join(name.split()), created_at=self.now, updated_at=self.now
+            )
             self.suppliers_by_key[key] = supplier
             self.suppliers[supplier.id] = supplier
             self.new_suppliers[supplier.id] = supplier
         return supplier.id
 
-    def resolve_common(self, values: dict[str, Any], problems: list[tuple[str | None, str]], kind: SurveyKind) -> None:
-        for column in COLUMNS[kind]:
+    def resolve_common(
+        self, values: dict[str, Any], problems: list[tuple[str | None, str]], kind: SurveyKind
+    ) -> None:
+        for column in REFERRING[kind]:
             value = values.get(column.field)
             if value is None:
                 continue
@@ -992,26 +1072,32 @@ class _Importer:
             fields.setdefault("current_term_end", fields.get("initial_term_end"))
         self.pending.append(_Pending(number, table.sheet, fields, existing, reference))
 
-    def covered(self, entries: tuple[str, ...], problems: list[tuple[str | None, str]]) -> tuple[uuid.UUID, ...]:
-        if not hasattr(self, "_names_any"):
-            self._names_any: dict[str, list[uuid.UUID]] = {}
-            self._refs_folded: dict[str, uuid.UUID] = {}
+    def covered(
+        self, entries: tuple[str, ...], problems: list[tuple[str | None, str]]
+    ) -> tuple[uuid.UUID, ...]:
+        if self.names_any is None:
+            self.names_any = {}
             for key in self.systems.values():
-                self._names_any.setdefault(services.name_key(key.name), []).append(key.id)
-                self._refs_folded.setdefault(key.reference.casefold(), key.id)
+                self.names_any.setdefault(services.name_key(key.name), []).append(key.id)
+                self.refs_folded.setdefault(key.reference.casefold(), key.id)
         found: list[uuid.UUID] = []
         for entry in entries:
-            system_id = self.system_by_ref.get(entry) or self._refs_folded.get(entry.casefold())
+            system_id = self.system_by_ref.get(entry) or self.refs_folded.get(entry.casefold())
             if system_id is None:
-                matches = self._names_any.get(services.name_key(entry), [])
+                matches = self.names_any.get(services.name_key(entry), [])
                 if len(matches) > 1:
                     refs = ", ".join(sorted(self.systems[m].reference for m in matches))
-                    problems.append(("Systems", f"{entry!r} names several systems ({refs}); give the reference"))
+                    problems.append(
+                        ("Systems", f"{entry!r} names several systems ({refs}); give the reference")
+                    )
                     continue
                 system_id = matches[0] if matches else None
             if system_id is None:
                 problems.append(
-                    ("Systems", f"no system with reference or name {entry!r} (systems rows of this survey count)")
+                    (
+                        "Systems",
+                        f"no system with reference or name {entry!r} (systems rows of this survey count)",
+                    )
                 )
                 continue
             found.append(system_id)
@@ -1028,9 +1114,13 @@ class _Importer:
         self.counts(kind).failed += 1
 
     async def flush(self, kind: SurveyKind) -> None:
+        """Check a chunk of rows through the domain and hand the result to the store. The write runs while
+        the next chunk is read; the session is never used by two at once (:meth:`settle`)."""
         pending, self.pending = self.pending, []
         if not pending:
             return
+        await self.settle()
+        self.stand_in_cache = {}
         batch = WriteBatch(correlation_id=self.correlation)
         changed: list[tuple[Any, int]] = []
         records: list[System | Contract] = []
@@ -1062,7 +1152,9 @@ class _Importer:
             ]
             batch.changed_contracts = [(r, v) for r, v in changed]
         supplier_ids = {getattr(r, "supplier_id", None) for r in records}
-        batch.new_suppliers = [self.new_suppliers.pop(i) for i in list(self.new_suppliers) if i in supplier_ids]
+        batch.new_suppliers = [
+            self.new_suppliers.pop(i) for i in list(self.new_suppliers) if i in supplier_ids
+        ]
         for supplier in batch.new_suppliers:
             supplier.recorded(actor=self.actor, at=self.now)
             self.report.suppliers_created.append(supplier.name)
@@ -1075,15 +1167,11 @@ class _Importer:
                 self.systems[record.id] = SystemKey(
                     record.id, record.reference, record.name, record.lead_council, record.lifecycle_stage
                 )
-                if hasattr(self, "_names_any"):
-                    del self._names_any
+                self.names_any = None
         if self.writing and batch.size:
             batch.facts = facts
             batch.events = self.envelopes(facts, kind, records)
-            await self.store.write(batch)
-            for record, version in changed:
-                record.version = version + 1
-            self.records_written += batch.size
+            self.write_task = asyncio.create_task(self.write(batch, changed))
             self.report.written = True
         self.tick()
 
@@ -1138,8 +1226,14 @@ class _Importer:
         changed.append((contract, version))
         return contract
 
+    def stand_in(self, system_id: uuid.UUID) -> System:
+        system = self.stand_in_cache.get(system_id)
+        if system is None:
+            system = self.stand_in_cache[system_id] = _name_only(self.systems[system_id])
+        return system
+
     def stand_ins(self, ids: Iterable[uuid.UUID]) -> list[System]:
-        return [_name_only(self.systems[i]) for i in ids if i in self.systems]
+        return [self.stand_in(i) for i in ids if i in self.systems]
 
     def envelopes(
         self, facts: list[Happened], kind: SurveyKind, records: Sequence[System | Contract]
@@ -1151,7 +1245,7 @@ class _Importer:
         names = Names(
             suppliers=self.suppliers,
             people=self.people,
-            systems={i: _name_only(self.systems[i]) for i in covered if i in self.systems},
+            systems={i: self.stand_in(i) for i in covered if i in self.systems},
             areas=self.area_names,
         )
         out: list[tuple[Envelope, str]] = []
@@ -1203,7 +1297,13 @@ async def import_survey(
         max_errors=max_errors,
         progress=progress,
     )
-    report = await importer.run(tables)
+    try:
+        report = await importer.run(tables)
+    finally:
+        if importer.write_task is not None:
+            importer.write_task.cancel()
+            with contextlib.suppress(BaseException):
+                await importer.write_task
     if importer.writing and report.written:
         await services.commit(store.uow)
     else:
@@ -1269,9 +1369,7 @@ def export_row(kind: SurveyKind, record: System | Contract, names: ExportNames) 
     return [_export_value(column, record, names) for column in COLUMNS[kind]]
 
 
-async def export_rows(
-    store: SurveyStore, kind: SurveyKind, names: ExportNames
-) -> AsyncIterator[list[Cell]]:
+async def export_rows(store: SurveyStore, kind: SurveyKind, names: ExportNames) -> AsyncIterator[list[Cell]]:
     records: AsyncIterator[System] | AsyncIterator[Contract] = (
         store.all_systems() if kind == "systems" else store.all_contracts()
     )

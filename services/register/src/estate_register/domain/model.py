@@ -443,6 +443,9 @@ class Contract(Aggregate):
     def validate(self) -> None:
         _text(self.reference, "reference", required=True, limit=60)
         _text(self.title, "title", required=True, limit=300)
+        for name in ("start_date", "initial_term_end", "current_term_end"):
+            if getattr(self, name) is None:
+                raise InvalidValue(f"{name} is required", field=name)
         if self.initial_term_end < self.start_date:
             raise InvalidValue("initial_term_end must not be before start_date", field="initial_term_end")
         if self.current_term_end < self.initial_term_end:

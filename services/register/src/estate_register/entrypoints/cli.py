@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -126,6 +126,163 @@ def asyncapi(
         out.write_text(document)
     else:
         typer.echo(document)
+
+
+# --- survey ----------------------------------------------------------------------------------------
+
+SurveyKindOption = Annotated[
+    str | None, typer.Option("--kind", help="systems or contracts: needed for CSV; for XLSX, one sheet only")
+]
+
+
+def _survey_kind(kind: str | None) -> Any:
+    if kind is not None and kind not in ("systems", "contracts"):
+        raise typer.BadParameter("use systems or contracts", param_hint="--kind")
+    return kind
+
+
+@app.command("import")
+def import_survey(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="The survey, .xlsx or .csv")],
+    kind: SurveyKindOption = None,
+    mode: Annotated[str, typer.Option(help="all_or_nothing or valid_rows_only")] = "all_or_nothing",
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Check and report; write nothing")] = False,
+    actor: Annotated[str, typer.Option(help="Who the audit trail names")] = "survey-import@estate.local",
+    max_bytes: Annotated[
+        int | None, typer.Option(help="Refuse bigger files (default: ESTATE_REGISTER_MAX_UPLOAD_BYTES)")
+    ] = None,
+) -> None:
+    """Import a completed survey into the register's database, in one transaction."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from estate_register.adapters.survey.files import open_survey
+    from estate_register.adapters.survey.store import survey_store
+    from estate_register.application.survey import SurveyFileError, import_survey
+    from estate_register.bootstrap import bootstrap
+
+    if mode not in ("all_or_nothing", "valid_rows_only"):
+        raise typer.BadParameter("use all_or_nothing or valid_rows_only", param_hint="--mode")
+    settings = RegisterSettings()
+    limit = max_bytes or settings.max_upload_bytes
+    size = file.stat().st_size
+    console = Console(stderr=True)
+    if size > limit:
+        console.print(f"[red]{file} is {size:,} bytes; the limit is {limit:,} bytes (--max-bytes)[/red]")
+        raise typer.Exit(2)
+
+    async def run() -> Any:
+        container = bootstrap(settings)
+        try:
+            with (
+                open_survey(file.read_bytes(), file.name, _survey_kind(kind), max_bytes=limit) as tables,
+                Progress(
+                    TextColumn("{task.description}"),
+                    BarColumn(),
+                    MofNCompleteColumn(),
+                    TimeElapsedColumn(),
+                    console=console,
+                ) as progress,
+            ):
+                total = sum(t.total or 0 for t in tables) or None
+                parsed = progress.add_task("rows parsed", total=total)
+                written = progress.add_task("records written", total=None if dry_run else total)
+
+                def update(rows: int, records: int) -> None:
+                    progress.update(parsed, completed=rows)
+                    progress.update(written, completed=records)
+
+                async with container.uow() as uow:
+                    return await import_survey(
+                        survey_store(uow),
+                        tables,
+                        actor=actor,
+                        mode=mode,  # type: ignore[arg-type]
+                        dry_run=dry_run,
+                        progress=update,
+                    )
+        finally:
+            await container.close()
+
+    try:
+        report = asyncio.run(run())
+    except SurveyFileError as exc:
+        console.print(f"[red]{exc.detail}[/red]")
+        raise typer.Exit(1) from None
+    for name, counts in (("systems", report.systems), ("contracts", report.contracts)):
+        typer.echo(
+            f"{name}: {counts.created} created, {counts.updated} updated, {counts.unchanged} unchanged, "
+            f"{counts.failed} failed"
+        )
+    if report.suppliers_created:
+        typer.echo(f"suppliers created: {', '.join(report.suppliers_created)}")
+    if report.error_count:
+        for error in report.errors[:50]:
+            console.print(f"  {error}", markup=False, highlight=False)
+        more = report.error_count - min(50, len(report.errors))
+        if more > 0:
+            console.print(f"  ... and {more} more")
+        verdict = "nothing was imported" if not report.written else "the other rows were imported"
+        console.print(f"[red]{report.error_count} problem(s); {verdict}[/red]")
+        raise typer.Exit(1)
+    typer.echo("dry run: nothing was written" if dry_run else "imported")
+
+
+@app.command("export")
+def export_survey(
+    file: Annotated[Path, typer.Argument(dir_okay=False, help="Where to write: .xlsx or .csv")],
+    kind: SurveyKindOption = None,
+) -> None:
+    """Export the register in the survey's shape (re-importing the file changes nothing)."""
+    from estate_register.adapters.survey import files
+    from estate_register.adapters.survey.store import survey_store
+    from estate_register.application.survey import KINDS, ExportNames, export_rows
+    from estate_register.bootstrap import bootstrap
+
+    suffix = file.suffix.casefold()
+    if suffix not in (".csv", ".xlsx"):
+        raise typer.BadParameter("the file must end in .csv or .xlsx", param_hint="FILE")
+    if suffix == ".csv" and kind is None:
+        raise typer.BadParameter("a CSV export holds one kind: give --kind systems or contracts")
+
+    async def run() -> None:
+        container = bootstrap(RegisterSettings())
+        try:
+            async with container.uow() as uow:
+                store = survey_store(uow)
+                names = ExportNames(await store.catalogue())
+                with file.open("wb") as out:
+                    if suffix == ".xlsx":
+                        await files.write_xlsx(out, {k: export_rows(store, k, names) for k in KINDS})
+                    else:
+                        chosen = _survey_kind(kind)
+                        async for chunk in files.csv_chunks(chosen, export_rows(store, chosen, names)):
+                            out.write(chunk)
+        finally:
+            await container.close()
+
+    asyncio.run(run())
+    typer.echo(f"exported to {file}")
+
+
+@app.command("template")
+def survey_template(
+    file: Annotated[Path, typer.Argument(dir_okay=False, help="Where to write: .xlsx or .csv")],
+    kind: SurveyKindOption = None,
+) -> None:
+    """Write an empty survey template (XLSX with a Read me sheet, or the CSV header of one kind)."""
+    from estate_register.adapters.survey import files
+
+    suffix = file.suffix.casefold()
+    if suffix == ".xlsx":
+        file.write_bytes(asyncio.run(files.template_xlsx()))
+    elif suffix == ".csv":
+        if kind is None:
+            raise typer.BadParameter("a CSV template holds one kind: give --kind systems or contracts")
+        file.write_bytes(files.template_csv(_survey_kind(kind)))
+    else:
+        raise typer.BadParameter("the file must end in .csv or .xlsx", param_hint="FILE")
+    typer.echo(f"template written to {file}")
 
 
 if __name__ == "__main__":
