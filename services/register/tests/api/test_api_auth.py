@@ -106,6 +106,15 @@ async def test_a_request_without_a_token_is_refused_with_a_bearer_challenge(regi
     assert "bearer token" in response.json()["detail"]
 
 
+async def test_a_caller_without_a_token_learns_nothing_about_their_body(register: Register):
+    async with register.nothing_written():
+        response = await register.client.post(
+            "/api/v1/systems", content=b"{not json", headers={"Content-Type": "application/json"}
+        )
+
+    assert_unauthenticated(response)
+
+
 @pytest.mark.parametrize("kind", BAD_TOKEN_KINDS)
 async def test_a_token_the_register_cannot_trust_is_refused(register: Register, bad_tokens, kind):
     authorization = bad_tokens[kind]

@@ -77,7 +77,8 @@ def create_app(container: Container, auth: AuthSettings | None = None) -> FastAP
         ],
     )
     app.state.container = container
-    app.state.verifier = TokenVerifier(auth)
+    verifier = TokenVerifier(auth)
+    app.state.verifier = verifier
     registry = CollectorRegistry()
     requests = Counter(
         "estate_http_requests_total", "HTTP requests", ["method", "route", "status"], registry=registry

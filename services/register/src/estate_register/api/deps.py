@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
 from typing import Annotated, Any
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Request, Response
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -49,18 +50,41 @@ bearer = HTTPBearer(
 )
 
 
-def get_principal(
-    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
-) -> Principal:
-    if credentials is None:
-        header = request.headers.get("authorization")
-        if header:
-            raise AuthError("the Authorization header must be 'Bearer <token>'")
+def authenticate(request: Request) -> Principal:
+    """The caller named by the request's bearer token, checked once per request; AuthError if none."""
+    known: Principal | None = getattr(request.state, "principal", None)
+    if known is not None:
+        return known
+    header = request.headers.get("authorization")
+    if not header:
         raise AuthError("send a bearer token in the Authorization header (Authorization: Bearer <token>)")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise AuthError("the Authorization header must be 'Bearer <token>'")
     verifier: TokenVerifier = request.app.state.verifier
-    principal = verifier.verify(credentials.credentials.strip())
+    principal = verifier.verify(token.strip())
     request.state.principal = principal
     return principal
+
+
+def get_principal(
+    request: Request, _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+) -> Principal:
+    return authenticate(request)
+
+
+class AuthenticatedRoute(APIRoute):
+    """A route that checks the bearer token before anything reads the request, so a caller without a
+    good token learns nothing, not even whether their body would have been valid."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def authenticated(request: Request) -> Response:
+            authenticate(request)
+            return await handler(request)
+
+        return authenticated
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]

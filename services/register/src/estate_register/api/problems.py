@@ -65,6 +65,16 @@ def problem_response(request: Request, problem: Problem) -> JSONResponse:
     return JSONResponse(body, status_code=problem.status, media_type=PROBLEM_JSON, headers=problem.headers)
 
 
+def unauthenticated(detail: str) -> Problem:
+    return Problem(
+        401,
+        "Authentication needed",
+        detail,
+        kind="unauthenticated",
+        headers={"WWW-Authenticate": 'Bearer realm="estate"'},
+    )
+
+
 _DOMAIN = {
     InvalidValue: (422, "The request has a value that cannot be accepted", "invalid-value"),
     InvalidTransition: (
@@ -99,16 +109,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(AuthError)
     async def _auth(request: Request, exc: AuthError) -> JSONResponse:
-        return problem_response(
-            request,
-            Problem(
-                401,
-                "Authentication needed",
-                str(exc),
-                kind="unauthenticated",
-                headers={"WWW-Authenticate": 'Bearer realm="estate"'},
-            ),
-        )
+        return problem_response(request, unauthenticated(str(exc)))
 
     @app.exception_handler(ForbiddenError)
     async def _forbidden(request: Request, exc: ForbiddenError) -> JSONResponse:

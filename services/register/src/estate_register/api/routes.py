@@ -18,6 +18,7 @@ from estate_register.adapters.db.repositories import (
 )
 from estate_register.api import auth
 from estate_register.api.deps import (
+    AuthenticatedRoute,
     ContainerDep,
     IfMatch,
     PrincipalDep,
@@ -60,7 +61,7 @@ from estate_register.domain.errors import NotFound
 from estate_register.domain.model import Contract, Person, Supplier, System
 from estate_register.domain.values import ContractStatus, Hosting, LifecycleStage
 
-router = APIRouter(prefix="/api/v1")
+router = APIRouter(prefix="/api/v1", route_class=AuthenticatedRoute)
 
 Limit = Annotated[int, Query(ge=1, le=500, description="Page size")]
 Cursor = Annotated[str | None, Query(description="next_cursor from the previous page")]

@@ -20,12 +20,12 @@ from starlette.types import Message
 from estate_register.adapters.survey import files
 from estate_register.adapters.survey.store import survey_store
 from estate_register.api import auth
-from estate_register.api.deps import ContainerDep, require
+from estate_register.api.deps import AuthenticatedRoute, ContainerDep, require
 from estate_register.api.problems import Problem
 from estate_register.application import survey
 from estate_register.application.survey import ExportNames, Mode, SurveyFileError, SurveyKind
 
-router = APIRouter(prefix="/api/v1/survey", tags=["survey"])
+router = APIRouter(prefix="/api/v1/survey", tags=["survey"], route_class=AuthenticatedRoute)
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CSV = "text/csv; charset=utf-8"
