@@ -69,21 +69,38 @@ class Happened:
     detail: dict[str, Any] = field(default_factory=dict)
 
 
+_AS_IS = frozenset({str, int, float, bool, type(None)})
+_AS_TEXT = frozenset({Decimal, uuid.UUID})
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _field_names(cls: type) -> tuple[str, ...]:
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = tuple(f.name for f in dataclasses.fields(cls) if f.name != "events")
+        _FIELD_NAMES[cls] = names
+    return names
+
+
 def to_plain(value: Any) -> Any:
-    """JSON-friendly form of a domain value: enums by value, dates ISO, money as a string."""
+    """JSON-friendly form of a domain value: enums by value, dates ISO, money as a string.
+
+    Dispatches on the exact type first: snapshots are taken for every record a survey import writes."""
+    kind = type(value)
+    if kind in _AS_IS:
+        return value
     if isinstance(value, Enum):
         return value.value
+    if kind in _AS_TEXT or isinstance(value, Decimal | uuid.UUID):  # database drivers subclass UUID
+        return str(value)
     if isinstance(value, datetime | date):
         return value.isoformat()
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, uuid.UUID):
-        return str(value)
+    if isinstance(value, tuple | list):
+        return [to_plain(v) for v in value]
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: to_plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, list | tuple | set | frozenset):
-        items = [to_plain(v) for v in value]
-        return sorted(items, key=str) if isinstance(value, set | frozenset) else items
+        return {name: to_plain(getattr(value, name)) for name in _field_names(type(value))}
+    if isinstance(value, set | frozenset):
+        return sorted((to_plain(v) for v in value), key=str)
     if isinstance(value, Mapping):
         return {str(k): to_plain(v) for k, v in value.items()}
     return value
@@ -148,9 +165,7 @@ class Aggregate:
     READ_ONLY: ClassVar[frozenset[str]] = frozenset({"id", "version", "created_at", "updated_at"})
 
     def snapshot(self) -> dict[str, Any]:
-        return {
-            f.name: to_plain(getattr(self, f.name)) for f in dataclasses.fields(self) if f.name != "events"
-        }
+        return {name: to_plain(getattr(self, name)) for name in _field_names(type(self))}
 
     def validate(self) -> None:
         """Check every invariant of the record; raise InvalidValue naming the field."""

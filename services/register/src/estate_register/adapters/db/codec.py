@@ -16,6 +16,8 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any, Generic, TypeVar, get_args, get_origin
 
+from estate_register.domain.model import to_plain
+
 T = TypeVar("T")
 
 
@@ -46,22 +48,6 @@ def _decode(tp: Any, value: Any) -> Any:
     return value
 
 
-def _encode(tp: Any, value: Any, *, nested: bool = False) -> Any:
-    if value is None:
-        return None
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, tuple):
-        return [_encode(None, v, nested=True) for v in value]
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _encode(None, getattr(value, f.name), nested=True) for f in dataclasses.fields(value)}
-    if nested and isinstance(value, uuid.UUID | Decimal):
-        return str(value)
-    if nested and isinstance(value, date | datetime):
-        return value.isoformat()
-    return value
-
-
 class Codec(Generic[T]):
     """Row <-> domain object for one domain dataclass, skipping fields the row does not store."""
 
@@ -73,9 +59,20 @@ class Codec(Generic[T]):
             for f in dataclasses.fields(cls)  # type: ignore[arg-type]
             if f.name not in skip and f.init
         }
+        self.names = tuple(self.fields)
 
     def to_row(self, obj: T) -> dict[str, Any]:
-        return {name: _encode(tp, getattr(obj, name)) for name, tp in self.fields.items()}
+        """Column values: scalars as they are (the column types convert them), enums by value, lists of
+        values and value objects as JSON-ready lists. Survey imports call this for every record."""
+        row: dict[str, Any] = {}
+        for name in self.names:
+            value = getattr(obj, name)
+            if isinstance(value, Enum):
+                value = value.value
+            elif isinstance(value, tuple):
+                value = to_plain(value)
+            row[name] = value
+        return row
 
     def from_row(self, row: typing.Mapping[str, Any] | Any) -> T:
         return self.cls(**{name: _decode(tp, row[name]) for name, tp in self.fields.items() if name in row})
