@@ -110,6 +110,27 @@ def person_out(person: Person, response: Response | None = None) -> PersonOut:
     return PersonOut.model_validate(person.snapshot())
 
 
+async def _writable_system(
+    uow: UnitOfWork, principal: auth.Principal, system_id: uuid.UUID, if_match: str | None
+) -> int:
+    """The version the caller may write, once the system exists and the caller may change it."""
+    system: System = await services.require(uow, "system", system_id)
+    version = expected_version(system_id, if_match)
+    owners = await _emails(uow, system.system_owner_id, system.data_owner_id)
+    ensure_owner_or(principal, auth.CREATE_SYSTEMS, owners, "system")
+    return version
+
+
+async def _writable_contract(
+    uow: UnitOfWork, principal: auth.Principal, contract_id: uuid.UUID, if_match: str | None
+) -> int:
+    contract: Contract = await services.require(uow, "contract", contract_id)
+    version = expected_version(contract_id, if_match)
+    owners = await _emails(uow, contract.owner_id, contract.budget_holder_id)
+    ensure_owner_or(principal, auth.CREATE_CONTRACTS, owners, "contract")
+    return version
+
+
 async def _emails(uow: UnitOfWork, *ids: uuid.UUID | None) -> list[str | None]:
     people = await uow.people.get_many([i for i in ids if i is not None])
     return [p.email for p in people]
@@ -193,14 +214,7 @@ async def update_system(
     if_match: IfMatch = None,  # type: ignore[valid-type]
     principal: auth.Principal = require(auth.WRITE_SYSTEMS, "Changing a system"),
 ) -> SystemOut:
-    system: System = await services.require(uow, "system", system_id)
-    version = expected_version(system_id, if_match)
-    ensure_owner_or(
-        principal,
-        auth.CREATE_SYSTEMS,
-        await _emails(uow, system.system_owner_id, system.data_owner_id),
-        "system",
-    )
+    version = await _writable_system(uow, principal, system_id, if_match)
     changes = changes_from(body, SystemFields, SYSTEM_CODEC)
     system = await services.update_system(
         uow, system_id=system_id, changes=changes, expected_version=version, actor=principal.actor
@@ -217,14 +231,7 @@ async def change_lifecycle(
     if_match: IfMatch = None,
     principal: auth.Principal = require(auth.WRITE_SYSTEMS, "Changing a system's lifecycle stage"),
 ) -> SystemOut:
-    system: System = await services.require(uow, "system", system_id)
-    version = expected_version(system_id, if_match)
-    ensure_owner_or(
-        principal,
-        auth.CREATE_SYSTEMS,
-        await _emails(uow, system.system_owner_id, system.data_owner_id),
-        "system",
-    )
+    version = await _writable_system(uow, principal, system_id, if_match)
     system = await services.change_lifecycle(
         uow,
         system_id=system_id,
@@ -246,14 +253,7 @@ async def validate_system(
     principal: auth.Principal = require(auth.WRITE_SYSTEMS, "Confirming a system's record"),
 ) -> SystemOut:
     """The owner confirms the record is current: sets last validated at/by (S0:2680)."""
-    system: System = await services.require(uow, "system", system_id)
-    version = expected_version(system_id, if_match)
-    ensure_owner_or(
-        principal,
-        auth.CREATE_SYSTEMS,
-        await _emails(uow, system.system_owner_id, system.data_owner_id),
-        "system",
-    )
+    version = await _writable_system(uow, principal, system_id, if_match)
     system = await services.mark_validated(
         uow, system_id=system_id, expected_version=version, actor=principal.actor
     )
@@ -346,14 +346,7 @@ async def update_contract(
     if_match: IfMatch = None,  # type: ignore[valid-type]
     principal: auth.Principal = require(auth.WRITE_CONTRACTS, "Changing a contract"),
 ) -> ContractOut:
-    contract: Contract = await services.require(uow, "contract", contract_id)
-    version = expected_version(contract_id, if_match)
-    ensure_owner_or(
-        principal,
-        auth.CREATE_CONTRACTS,
-        await _emails(uow, contract.owner_id, contract.budget_holder_id),
-        "contract",
-    )
+    version = await _writable_contract(uow, principal, contract_id, if_match)
     changes = changes_from(body, ContractFields, CONTRACT_CODEC)
     contract = await services.update_contract(
         uow, contract_id=contract_id, changes=changes, expected_version=version, actor=principal.actor
@@ -371,14 +364,7 @@ async def decide_renewal(
     principal: auth.Principal = require(auth.DECIDE_RENEWALS, "Recording a renewal decision"),
 ) -> ContractOut:
     """Renew, extend, re-procure or terminate, with the rationale; renew and extend move the term end."""
-    contract: Contract = await services.require(uow, "contract", contract_id)
-    version = expected_version(contract_id, if_match)
-    ensure_owner_or(
-        principal,
-        auth.CREATE_CONTRACTS,
-        await _emails(uow, contract.owner_id, contract.budget_holder_id),
-        "contract",
-    )
+    version = await _writable_contract(uow, principal, contract_id, if_match)
     contract = await services.decide_renewal(
         uow,
         contract_id=contract_id,
