@@ -21,10 +21,10 @@ from estate_eventing.settings import BrokerSettings
 PARTITIONS = 4
 
 
-def _value(i: int) -> bytes:
+def _value(i: int, size: int = 300) -> bytes:
     body = {"id": str(uuid.uuid4()), "type": "estate.bench.raw", "seq": i, "pad": ""}
     raw = json.dumps(body)
-    body["pad"] = "x" * max(0, 300 - len(raw))
+    body["pad"] = "x" * max(0, size - len(raw))
     return json.dumps(body).encode()
 
 
@@ -33,9 +33,11 @@ def _producer(settings: BrokerSettings) -> AIOKafkaProducer:
     return AIOKafkaProducer(**settings.producer_options(), linger_ms=5, max_batch_size=512 * 1024)
 
 
-async def produce_gathered(settings: BrokerSettings, topic: str, count: int, chunk: int = 1000) -> float:
+async def produce_gathered(
+    settings: BrokerSettings, topic: str, count: int, chunk: int = 1000, size: int = 300
+) -> float:
     """send() every message of a chunk, then await all their futures (what KafkaPublisher does)."""
-    values = [_value(i) for i in range(count)]
+    values = [_value(i, size) for i in range(count)]
     keys = [str(uuid.uuid4()).encode() for _ in range(count)]
     producer = _producer(settings)
     await producer.start()
@@ -128,3 +130,11 @@ async def run(settings: BrokerSettings, count: int) -> dict[str, Any]:
         "consume_raw_msg_s": round(consume_raw),
         "consume_json_msg_s": round(consume_json),
     }
+
+
+async def produce_at_size(settings: BrokerSettings, count: int, size: int) -> float:
+    """The gathered-sends rate for messages as large as the register's events (its own topic)."""
+    topic = f"bench.raw.sized.{uuid.uuid4().hex[:8]}"
+    await ensure_topics(settings.bootstrap_servers, [topic], partitions=PARTITIONS)
+    await produce_gathered(settings, topic, min(1000, count), size=size)
+    return await produce_gathered(settings, topic, count, size=size)

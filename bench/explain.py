@@ -24,7 +24,9 @@ UUID_FIELDS = {"service_area_id", "supplier_id", "owner_id", "system_id"}
 DATE_FIELDS = {"contract_ending_before", "act_by_before", "ending_before"}
 
 
-def _filter_kwargs(params: list[tuple[str, str]], list_fields: set[str]) -> tuple[dict[str, Any], str | None, str | None]:
+def _filter_kwargs(
+    params: list[tuple[str, str]], list_fields: set[str]
+) -> tuple[dict[str, Any], str | None, str | None]:
     kwargs: dict[str, Any] = {}
     sort = cursor = None
     for name, value in params:

@@ -18,7 +18,6 @@ from datetime import date, timedelta
 from typing import Any
 
 import httpx
-
 from harness import cpu_seconds, latency_summary
 
 Params = list[tuple[str, str]]
@@ -75,7 +74,11 @@ def register_mix(pools: dict[str, Any], today: date) -> list[Kind]:
         return "/api/v1/contracts", [("sort", "act_by"), ("cursor", state["contracts_act_by"])]
 
     def k(
-        name: str, weight: float, path: str, params: Callable[[random.Random], Params], slot: str | None = None
+        name: str,
+        weight: float,
+        path: str,
+        params: Callable[[random.Random], Params],
+        slot: str | None = None,
     ) -> Kind:
         return Kind(name, weight, lambda rng, _state: (path, params(rng)), slot)
 

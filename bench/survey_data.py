@@ -14,10 +14,12 @@ so that any survey file layout can be written from them.
 
 from __future__ import annotations
 
+import csv
 import random
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from estate_register import demo_data
@@ -220,6 +222,7 @@ def generate(systems: int, contracts: int, *, seed: int = 2026, today: date | No
     codes = [c for c, _ in survey.councils]
     systems_by_council: dict[str, list[int]] = {c: [] for c in codes}
     counters: dict[tuple[str, str], int] = {}
+    width = max(5, len(str(systems)))
     for index in range(systems):
         lead = codes[index % len(codes)]
         spec = rng.choice(SYSTEM_VOCABULARY)
@@ -242,14 +245,23 @@ def generate(systems: int, contracts: int, *, seed: int = 2026, today: date | No
         )
         dpia = _weighted(
             rng,
-            [("completed", 0.4), ("in_progress", 0.15), ("not_started", 0.2), ("unknown", 0.2), ("not_required", 0.05)],
+            [
+                ("completed", 0.4),
+                ("in_progress", 0.15),
+                ("not_started", 0.2),
+                ("unknown", 0.2),
+                ("not_required", 0.05),
+            ],
         )
         owner = people_by_council[lead]
         area_names = tuple(
             dict.fromkeys(rng.sample(spec["areas"], rng.randint(1, min(3, len(spec["areas"])))))
         )
-        others = [c for c in rng.sample(codes, min(3, len(codes))) if c != lead][: _weighted(rng, [(0, 0.8), (1, 0.15), (2, 0.05)])]
+        others = [c for c in rng.sample(codes, min(3, len(codes))) if c != lead][
+            : _weighted(rng, [(0, 0.8), (1, 0.15), (2, 0.05)])
+        ]
         record = {
+            "reference": f"SYS-{index + 1:0{width}d}",
             "name": f"{spec['name']} {variant}" if variant > 1 else spec["name"],
             "lead_council": lead,
             "councils": tuple(others),
@@ -282,10 +294,15 @@ def generate(systems: int, contracts: int, *, seed: int = 2026, today: date | No
             if hosting in ("saas", "cloud")
             else _weighted(rng, [("unknown", 0.5), ("feasible", 0.3), ("not_feasible", 0.2)]),
             "holds_personal_data": personal,
-            "personal_data_categories": tuple(rng.sample(PERSONAL_DATA, rng.randint(1, 3))) if personal else (),
+            "personal_data_categories": tuple(rng.sample(PERSONAL_DATA, rng.randint(1, 3)))
+            if personal
+            else (),
             "special_category_data": bool(personal) and rng.random() < 0.2,
             "data_location": _weighted(rng, [(None, 0.5), ("UK", 0.4), ("EEA", 0.1)]),
             "dpia_status": dpia,
+            "dpia_date": survey.today - timedelta(days=rng.randint(30, 1500))
+            if dpia == "completed"
+            else None,
             "ropa_status": _weighted(rng, [("completed", 0.5), ("not_started", 0.2), ("unknown", 0.3)]),
             "integration_capabilities": integrations,
             "business_criticality": _weighted(
@@ -304,13 +321,15 @@ def generate(systems: int, contracts: int, *, seed: int = 2026, today: date | No
         systems_by_council[lead].append(index)
         survey.systems.append(record)
 
-    # Contracts: each covers one to three systems of one lead council.
+    # Contracts: each covers one to three systems of one lead council (a retired system only under a
+    # contract that has ended: the domain refuses an active or pending contract over a retired system).
+    live_by_council = {
+        c: [i for i in ids if survey.systems[i]["lifecycle_stage"] != "retired"]
+        for c, ids in systems_by_council.items()
+    }
     refs: dict[str, int] = {}
     for index in range(contracts):
         lead = codes[index % len(codes)]
-        pool = systems_by_council[lead] or list(range(len(survey.systems)))
-        covered = [survey.systems[i] for i in rng.sample(pool, min(len(pool), _weighted(rng, [(1, 0.6), (2, 0.3), (3, 0.1)])))]
-        first = covered[0]
         refs[lead] = refs.get(lead, 0) + 1
         years = _weighted(rng, [(1, 0.3), (2, 0.2), (3, 0.3), (4, 0.1), (5, 0.1)])
         start = survey.today - timedelta(days=rng.randint(0, 6 * 365))
@@ -325,18 +344,23 @@ def generate(systems: int, contracts: int, *, seed: int = 2026, today: date | No
             if current_end < survey.today
             else _weighted(rng, [("active", 0.93), ("pending", 0.05), ("terminated", 0.02)])
         )
+        pool = (live_by_council if status in ("active", "pending") else systems_by_council)[lead]
+        pool = pool or [
+            i for i in range(len(survey.systems)) if survey.systems[i]["lifecycle_stage"] != "retired"
+        ]
+        how_many = min(len(pool), _weighted(rng, [(1, 0.6), (2, 0.3), (3, 0.1)]))
+        covered = [survey.systems[i] for i in rng.sample(pool, how_many)]
+        first = covered[0]
         annual = _money(rng)
         supplier = first["supplier"] or supplier_for(None)
         owners = people_by_council[lead]
-        title = rng.choice(CONTRACT_TITLES).format(
-            system=first["name"], council=rng.choice(codes)
-        )
+        title = rng.choice(CONTRACT_TITLES).format(system=first["name"], council=rng.choice(codes))
         survey.contracts.append(
             {
                 "reference": f"{lead}-ICT-{refs[lead]:05d}",
                 "title": title,
                 "supplier": supplier,
-                "systems": tuple((s["lead_council"], s["name"]) for s in covered),
+                "systems": tuple(s["reference"] for s in covered),
                 "proactis_reference": f"PRO-{rng.randint(10000, 99999)}" if rng.random() < 0.4 else None,
                 "contract_type": _weighted(
                     rng,
@@ -380,3 +404,49 @@ def generate(systems: int, contracts: int, *, seed: int = 2026, today: date | No
             }
         )
     return survey
+
+
+# --- the survey file ---------------------------------------------------------------------------------
+
+# Columns that name a referenced record: the domain field and the key this module stores it under.
+REFERENCE_KEYS = {
+    "service_area_ids": "service_areas",
+    "supplier_id": "supplier",
+    "system_owner_id": "system_owner",
+    "data_owner_id": "data_owner",
+    "system_ids": "systems",
+    "owner_id": "owner",
+    "budget_holder_id": "budget_holder",
+    "signatory_id": "signatory",
+}
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, tuple | list):
+        return "; ".join(str(v) for v in value)
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+def write_csv(survey: Survey, folder: Path) -> dict[str, Path]:
+    """The survey as the register's CSV template lays it out (one file per kind, the template's headers,
+    in its column order); the paths by kind."""
+    from estate_register.application.survey import COLUMNS
+
+    folder.mkdir(parents=True, exist_ok=True)
+    paths: dict[str, Path] = {}
+    for kind, records in (("systems", survey.systems), ("contracts", survey.contracts)):
+        columns = COLUMNS[kind]  # type: ignore[index]
+        path = folder / f"{kind}.csv"
+        with path.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow([c.header for c in columns])
+            for record in records:
+                writer.writerow([_cell(record.get(REFERENCE_KEYS.get(c.field, c.field))) for c in columns])
+        paths[kind] = path
+    return paths

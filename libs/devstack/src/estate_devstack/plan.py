@@ -23,8 +23,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy.engine import make_url
-
 from estate_devstack.specs import SERVICES, ServiceSpec
 from estate_devstack.supervisor import ProcessDef, child_environment
 
@@ -114,6 +112,8 @@ class Plan:
 
     def shown_database_url(self, service: str) -> str:
         """The URL with any password hidden, for the banner."""
+        from sqlalchemy.engine import make_url
+
         return make_url(self.database_urls[service]).render_as_string(hide_password=True)
 
     def service_env(self, service: ServiceSpec) -> dict[str, str]:

@@ -26,7 +26,7 @@ import signal
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TextIO
 
 import httpx
@@ -76,7 +76,7 @@ class RestartPolicy:
     stop_timeout_s: float = 10.0
 
     def backoff(self, quick_crashes: int) -> float:
-        return min(self.first_backoff_s * 2 ** max(quick_crashes - 1, 0), self.max_backoff_s)
+        return min(self.first_backoff_s * 2.0 ** max(quick_crashes - 1, 0), self.max_backoff_s)
 
 
 class Output:
@@ -136,7 +136,9 @@ async def run_task(
     waiter = asyncio.create_task(process.wait())
     stopper = asyncio.create_task(stop.wait())
     try:
-        done, _ = await asyncio.wait({waiter, stopper}, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await asyncio.wait(
+            {waiter, stopper}, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED
+        )
         if waiter not in done:
             await _terminate(process, 5.0)
             await _settle(pump)
@@ -186,9 +188,7 @@ class _Managed:
     process: asyncio.subprocess.Process | None = None
     pump: asyncio.Task[None] | None = None
     keeper: asyncio.Task[None] | None = None
-    starts: int = 0
     quick_crashes: int = 0
-    pids: list[int] = field(default_factory=list)
 
 
 class Supervisor:
@@ -205,6 +205,7 @@ class Supervisor:
         self.failure: str | None = None
         self._failed = asyncio.Event()
         self._halt = asyncio.Event()
+        self._stop_requested_at = 0.0
         self._stopping = False
         self._managed: list[_Managed] = []
 
@@ -219,11 +220,14 @@ class Supervisor:
 
     def request_stop(self) -> None:
         if self.stop_requested.is_set():
-            if not self.force.is_set():
+            # One Ctrl-C can arrive twice: from the terminal (to the whole process group) and again
+            # forwarded by a wrapper such as `uv run` or `make`. Only a later one means "hurry".
+            if time.monotonic() - self._stop_requested_at > 1.0 and not self.force.is_set():
                 self.out.say("stopping now")
-            self.force.set()
+                self.force.set()
             return
         self.out.say("stopping (Ctrl-C again to kill at once)")
+        self._stop_requested_at = time.monotonic()
         self.stop_requested.set()
 
     # --- state -----------------------------------------------------------------------------------
@@ -256,15 +260,14 @@ class Supervisor:
 
     async def _launch(self, managed: _Managed) -> None:
         managed.process = await _spawn(managed.definition)
-        managed.starts += 1
-        managed.pids.append(managed.process.pid)
         assert managed.process.stdout is not None
         managed.pump = asyncio.create_task(_pump(managed.definition.name, managed.process.stdout, self.out))
 
     async def _keep(self, managed: _Managed) -> None:
         name = managed.definition.name
         while True:
-            assert managed.process is not None and managed.pump is not None
+            assert managed.process is not None
+            assert managed.pump is not None
             started = time.monotonic()
             code = await managed.process.wait()
             await _settle(managed.pump)

@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from estate_register.adapters.db.repositories import CONTRACT_CODEC, SYSTEM_CODEC
+from estate_register.adapters.db.repositories import CONTRACT_CODEC
 from estate_register.adapters.db.repositories import system_row as repository_system_row
 from estate_register.adapters.survey.store import contract_row, system_row
 from estate_register.application.survey import (
@@ -109,7 +109,20 @@ def test_the_bulk_row_encoder_writes_exactly_what_the_repositories_write() -> No
         updated_at=NOW,
     )
     assert system_row(system) == repository_system_row(system)
-    assert system_row(system) == {**SYSTEM_CODEC.to_row(system), "name_key": "orchard housing"}
+    row = system_row(system)
+    assert row["name_key"] == "orchard housing"
+    assert row["search_text"] == "orchard  housing sys-00042  housing"
+    assert row["api_register"] == [
+        {
+            "name": "v1",
+            "docs_url": "https://x",
+            "open_api": False,
+            "real_time": False,
+            "time_based_extracts": False,
+            "test_environment": False,
+        }
+    ]
+    assert row["lifecycle_history"][0]["on"] == "2024-01-02"
     contract = Contract(
         id=uuid.uuid4(),
         reference="C-1",

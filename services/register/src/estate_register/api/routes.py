@@ -86,6 +86,15 @@ def fields_from(model: BaseModel, codec: Any) -> dict[str, Any]:
     return dict(codec.decode_fields(model.model_dump(mode="json")))
 
 
+def page_response(item: type[BaseModel], page: queries.PageResult) -> Response:
+    """A page of rows straight from the read side to JSON: validated once, serialised once (FastAPI
+    does not validate a Response again; the route's response_model still documents it)."""
+    body = Page[item](  # type: ignore[valid-type]
+        items=[item.model_validate(row) for row in page.items], next_cursor=page.next_cursor, total=page.total
+    )
+    return Response(body.model_dump_json(), media_type="application/json")
+
+
 def system_out(system: System, response: Response | None = None) -> SystemOut:
     if response is not None:
         response.headers["ETag"] = etag(system)
@@ -162,7 +171,7 @@ async def list_systems(
     sort: str = "name",
     cursor: Cursor = None,
     limit: Limit = 50,
-) -> Page[SystemOut]:
+) -> Response:
     page = await queries.list_systems(
         session,
         queries.SystemFilter(
@@ -182,9 +191,7 @@ async def list_systems(
         cursor=cursor,
         limit=limit,
     )
-    return Page[SystemOut](
-        items=[system_out(s) for s in page.items], next_cursor=page.next_cursor, total=page.total
-    )
+    return page_response(SystemOut, page)
 
 
 @router.post("/systems", status_code=status.HTTP_201_CREATED, response_model=SystemOut, tags=["systems"])
@@ -288,7 +295,7 @@ async def list_contracts(
     cursor: Cursor = None,
     limit: Limit = 50,
     _: auth.Principal = require(auth.READ_CONTRACTS, "Reading contracts"),
-) -> Page[ContractOut]:
+) -> Response:
     page = await queries.list_contracts(
         session,
         queries.ContractFilter(
@@ -305,9 +312,7 @@ async def list_contracts(
         cursor=cursor,
         limit=limit,
     )
-    return Page[ContractOut](
-        items=[contract_out(c) for c in page.items], next_cursor=page.next_cursor, total=page.total
-    )
+    return page_response(ContractOut, page)
 
 
 @router.post(
@@ -387,11 +392,9 @@ async def list_suppliers(
     q: Annotated[str | None, Query(max_length=200)] = None,
     cursor: Cursor = None,
     limit: Limit = 50,
-) -> Page[SupplierOut]:
+) -> Response:
     page = await queries.list_suppliers(session, q=q, cursor=cursor, limit=limit)
-    return Page[SupplierOut](
-        items=[supplier_out(s) for s in page.items], next_cursor=page.next_cursor, total=page.total
-    )
+    return page_response(SupplierOut, page)
 
 
 @router.post(
@@ -460,11 +463,9 @@ async def list_people(
     cursor: Cursor = None,
     limit: Limit = 50,
     _: auth.Principal = require(auth.READ_CONTRACTS, "Reading people"),
-) -> Page[PersonOut]:
+) -> Response:
     page = await queries.list_people(session, q=q, cursor=cursor, limit=limit)
-    return Page[PersonOut](
-        items=[person_out(p) for p in page.items], next_cursor=page.next_cursor, total=page.total
-    )
+    return page_response(PersonOut, page)
 
 
 @router.post("/people", status_code=status.HTTP_201_CREATED, response_model=PersonOut, tags=["people"])

@@ -15,20 +15,16 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, String, and_, cast, exists, func, or_, select
+from sqlalchemy import ColumnElement, Select, String, and_, cast, exists, func, or_, select, union
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from estate_register.adapters.db.records import AuditRecord
 from estate_register.adapters.db.repositories import (
-    CONTRACT_CODEC,
     CONTRACT_SYSTEMS,
     CONTRACTS,
     PEOPLE,
-    PERSON_CODEC,
-    SUPPLIER_CODEC,
     SUPPLIERS,
     SYSTEM_AREAS,
-    SYSTEM_CODEC,
     SYSTEM_COUNCILS,
     SYSTEMS,
 )
@@ -67,7 +63,9 @@ class ContractFilter:
 
 @dataclass(frozen=True)
 class PageResult:
-    items: list[Any]
+    """One page of rows as plain dicts (column name -> value): the read side never builds domain objects."""
+
+    items: list[dict[str, Any]]
     next_cursor: str | None
     total: int | None
 
@@ -82,7 +80,7 @@ CONTRACT_SORTS: dict[str, ColumnElement[Any]] = {
     "reference": CONTRACTS.c.reference,
     "title": CONTRACTS.c.title,
     "current_term_end": CONTRACTS.c.current_term_end,
-    "act_by": func.coalesce(CONTRACTS.c.act_by, FAR_FUTURE),
+    "act_by": CONTRACTS.c.act_by,
     "updated_at": CONTRACTS.c.updated_at,
     "annual_value": func.coalesce(CONTRACTS.c.annual_value, -1),
 }
@@ -146,7 +144,6 @@ async def _page(
     sort: str,
     cursor: str | None,
     limit: int,
-    codec: Any,
     with_total: bool,
 ) -> PageResult:
     descending = sort.startswith("-")
@@ -177,7 +174,7 @@ async def _page(
     rows = list((await session.execute(query)).mappings())
     more = len(rows) > limit
     rows = rows[:limit]
-    items = [codec.from_row(r) for r in rows]
+    items = [dict(r) for r in rows]
     next_cursor = None
     if more and rows:
         last = rows[-1]
@@ -188,48 +185,51 @@ async def _page(
     return PageResult(items=items, next_cursor=next_cursor, total=total)
 
 
-def _owner_clause(owner_id: uuid.UUID) -> ColumnElement[bool]:
-    covering = (
+def _owned_systems(owner_id: uuid.UUID) -> Select[Any]:
+    """Ids of the systems a person owns in any role. A union of index lookups: an OR across tables
+    would make the database test every system."""
+    return union(
+        select(SYSTEMS.c.id).where(SYSTEMS.c.system_owner_id == owner_id),
+        select(SYSTEMS.c.id).where(SYSTEMS.c.data_owner_id == owner_id),
         select(CONTRACT_SYSTEMS.c.system_id)
         .join(CONTRACTS, CONTRACTS.c.id == CONTRACT_SYSTEMS.c.contract_id)
         .where(
-            CONTRACT_SYSTEMS.c.system_id == SYSTEMS.c.id,
             or_(
                 CONTRACTS.c.owner_id == owner_id,
                 CONTRACTS.c.budget_holder_id == owner_id,
                 CONTRACTS.c.signatory_id == owner_id,
-            ),
-        )
+            )
+        ),
+    )  # type: ignore[return-value]
+
+
+def _systems_under_contracts(*where: ColumnElement[bool]) -> Select[Any]:
+    """Ids of the systems covered by a live (active or pending) contract that matches."""
+    return (
+        select(CONTRACT_SYSTEMS.c.system_id)
+        .join(CONTRACTS, CONTRACTS.c.id == CONTRACT_SYSTEMS.c.contract_id)
+        .where(CONTRACTS.c.status.in_(("active", "pending")), *where)
     )
-    return or_(SYSTEMS.c.system_owner_id == owner_id, SYSTEMS.c.data_owner_id == owner_id, exists(covering))
 
 
 def system_query(f: SystemFilter) -> Select[Any]:
     query = select(SYSTEMS)
     if f.q:
-        pattern = _like(f.q)
-        query = query.where(
-            or_(
-                SYSTEMS.c.name_key.like(pattern, escape="\\"),
-                func.lower(SYSTEMS.c.reference).like(pattern, escape="\\"),
-                func.lower(SYSTEMS.c.description).like(pattern, escape="\\"),
-                func.lower(cast(SYSTEMS.c.capabilities, String)).like(pattern, escape="\\"),
-            )
-        )
+        query = query.where(SYSTEMS.c.search_text.like(_like(f.q), escape="\\"))
     if f.capability:
         query = query.where(
             func.lower(cast(SYSTEMS.c.capabilities, String)).like(_like(f.capability), escape="\\")
         )
     if f.service_area_id:
         query = query.where(
-            exists().where(
-                SYSTEM_AREAS.c.system_id == SYSTEMS.c.id, SYSTEM_AREAS.c.service_area_id == f.service_area_id
+            SYSTEMS.c.id.in_(
+                select(SYSTEM_AREAS.c.system_id).where(SYSTEM_AREAS.c.service_area_id == f.service_area_id)
             )
         )
     if f.council:
         query = query.where(
-            exists().where(
-                SYSTEM_COUNCILS.c.system_id == SYSTEMS.c.id, SYSTEM_COUNCILS.c.council_code == f.council
+            SYSTEMS.c.id.in_(
+                select(SYSTEM_COUNCILS.c.system_id).where(SYSTEM_COUNCILS.c.council_code == f.council)
             )
         )
     if f.supplier_id:
@@ -241,20 +241,13 @@ def system_query(f: SystemFilter) -> Select[Any]:
     if f.holds_personal_data is not None:
         query = query.where(SYSTEMS.c.holds_personal_data.is_(f.holds_personal_data))
     if f.owner_id:
-        query = query.where(_owner_clause(f.owner_id))
-    for column, before in (
-        (CONTRACTS.c.current_term_end, f.contract_ending_before),
-        (CONTRACTS.c.act_by, f.act_by_before),
-    ):
-        if before is not None:
-            query = query.where(
-                exists()
-                .where(
-                    CONTRACT_SYSTEMS.c.system_id == SYSTEMS.c.id,
-                    CONTRACTS.c.id == CONTRACT_SYSTEMS.c.contract_id,
-                )
-                .where(column < before, CONTRACTS.c.status.in_(("active", "pending")))
-            )
+        query = query.where(SYSTEMS.c.id.in_(_owned_systems(f.owner_id)))
+    if f.contract_ending_before is not None:
+        ending = CONTRACTS.c.current_term_end < f.contract_ending_before
+        query = query.where(SYSTEMS.c.id.in_(_systems_under_contracts(ending)))
+    if f.act_by_before is not None:
+        acting = CONTRACTS.c.act_by < f.act_by_before
+        query = query.where(SYSTEMS.c.id.in_(_systems_under_contracts(acting)))
     return query
 
 
@@ -309,7 +302,6 @@ async def list_systems(
         sort=sort,
         cursor=cursor,
         limit=limit,
-        codec=SYSTEM_CODEC,
         with_total=True,
     )
 
@@ -325,7 +317,6 @@ async def list_contracts(
         sort=sort,
         cursor=cursor,
         limit=limit,
-        codec=CONTRACT_CODEC,
         with_total=True,
     )
 
@@ -344,7 +335,6 @@ async def list_suppliers(
         sort="name",
         cursor=cursor,
         limit=limit,
-        codec=SUPPLIER_CODEC,
         with_total=True,
     )
 
@@ -367,7 +357,6 @@ async def list_people(session: AsyncSession, *, q: str | None, cursor: str | Non
         sort="name",
         cursor=cursor,
         limit=limit,
-        codec=PERSON_CODEC,
         with_total=True,
     )
 

@@ -116,6 +116,9 @@ class SystemRecord(Versioned, Base):
     # The survey's match key: one system of a name per lead council, whatever its case and spacing.
     name_key: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
+    # Name, reference, description and capabilities, case-folded: what ?q= searches (trigram-indexed on
+    # PostgreSQL, so a search stays fast at national scale).
+    search_text: Mapped[str] = mapped_column(Text, default="")
     lead_council: Mapped[str] = mapped_column(ForeignKey("councils.code"))
     councils: Mapped[list[Any]] = mapped_column(JSON, default=list)
     service_area_ids: Mapped[list[Any]] = mapped_column(JSON, default=list)
@@ -155,6 +158,12 @@ class SystemRecord(Versioned, Base):
         Index("uq_systems_council_name", "lead_council", "name_key", unique=True),
         Index("ix_systems_name_id", "name_key", "id"),
         Index("ix_systems_updated_id", "updated_at", "id"),
+        Index(
+            "ix_systems_search_trgm",
+            "search_text",
+            postgresql_using="gin",
+            postgresql_ops={"search_text": "gin_trgm_ops"},
+        ),
         CheckConstraint("version >= 1", name="version_positive"),
     )
 
@@ -193,13 +202,14 @@ class ContractRecord(Versioned, Base):
     procurement_route: Mapped[str | None] = mapped_column(String(40))
     start_date: Mapped[date] = mapped_column(Date)
     initial_term_end: Mapped[date] = mapped_column(Date)
-    current_term_end: Mapped[date] = mapped_column(Date, index=True)
+    current_term_end: Mapped[date] = mapped_column(Date)
     renewal_type: Mapped[str] = mapped_column(String(20))
     renewal_period_months: Mapped[int | None] = mapped_column(Integer)
     extension_options_left: Mapped[int] = mapped_column(Integer, default=0)
     notice_period_days: Mapped[int] = mapped_column(Integer, default=0)
     internal_lead_time_days: Mapped[int] = mapped_column(Integer, default=0)
-    act_by: Mapped[date | None] = mapped_column(Date, index=True)
+    # Derived from the term end, notice and lead time whenever they change; every stored contract has one.
+    act_by: Mapped[date] = mapped_column(Date)
     annual_value: Mapped[Decimal | None]
     total_value: Mapped[Decimal | None]
     cost_centre: Mapped[str | None] = mapped_column(String(60))
@@ -208,7 +218,7 @@ class ContractRecord(Versioned, Base):
     kpis: Mapped[list[Any]] = mapped_column(JSON, default=list)
     slas: Mapped[list[Any]] = mapped_column(JSON, default=list)
     status: Mapped[str] = mapped_column(String(20), index=True)
-    signatory_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("people.id"))
+    signatory_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("people.id"), index=True)
     owner_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("people.id"), index=True)
     budget_holder_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("people.id"), index=True)
     source_request_id: Mapped[str | None] = mapped_column(String(100), index=True)
@@ -224,6 +234,8 @@ class ContractRecord(Versioned, Base):
         ),
         CheckConstraint("version >= 1", name="version_positive"),
         Index("ix_contracts_reference_id", "reference", "id"),
+        Index("ix_contracts_act_by_id", "act_by", "id"),
+        Index("ix_contracts_term_end_id", "current_term_end", "id"),
     )
 
 

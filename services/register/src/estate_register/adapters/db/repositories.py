@@ -57,8 +57,16 @@ SUPPLIER_CODEC = Codec(Supplier)
 PERSON_CODEC = Codec(Person)
 
 
+def search_text(system: System) -> str:
+    return " ".join((system.name, system.reference, system.description, *system.capabilities)).casefold()
+
+
 def system_row(system: System) -> dict[str, Any]:
-    return {**SYSTEM_CODEC.to_row(system), "name_key": name_key(system.name)}
+    return {
+        **SYSTEM_CODEC.to_row(system),
+        "name_key": name_key(system.name),
+        "search_text": search_text(system),
+    }
 
 
 def supplier_row(supplier: Supplier) -> dict[str, Any]:

@@ -1,0 +1,143 @@
+"""The register's real processes (``estate-register http|worker|relay``) as subprocesses of a test.
+
+Each process writes to a file of its own in the test's temporary directory; the conftest attaches
+every file to the report of a test that fails. Every wait is bounded, and :meth:`RegisterProcesses.stop_all`
+(run by the fixture's finalizer whatever happened) leaves no process behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
+from typing import TypeVar
+
+import httpx
+import pytest
+
+PROCESS_LOGS = pytest.StashKey[dict[str, Path]]()
+TAIL = 30_000
+CLI = "estate_register.entrypoints.cli"
+
+T = TypeVar("T")
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def eventually(
+    probe: Callable[[], Awaitable[T | None]], *, timeout_s: float, what: str, interval_s: float = 0.1
+) -> T:
+    """Poll ``probe`` until it returns something other than None/False; fail with ``what`` at the deadline."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        result = await probe()
+        if result is not None and result is not False:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s:.0f}s waiting for {what}")
+        await asyncio.sleep(interval_s)
+
+
+class RegisterProcesses:
+    """Runs the register's commands with one environment; remembers every process it started."""
+
+    def __init__(self, env: Mapping[str, str], log_dir: Path, logs: dict[str, Path]) -> None:
+        self.env = dict(env)
+        self.log_dir = log_dir
+        self.logs = logs
+        self.running: dict[str, subprocess.Popen[bytes]] = {}
+        self._all: list[subprocess.Popen[bytes]] = []
+        self._count = 0
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.env['ESTATE_REGISTER_HTTP_PORT']}"
+
+    @property
+    def database_url(self) -> str:
+        return self.env["ESTATE_REGISTER_DATABASE_URL"]
+
+    def _log(self, name: str) -> Path:
+        self._count += 1
+        path = self.log_dir / f"{self._count:02d}-register-{name}.log"
+        self.logs[f"register {name} #{self._count}"] = path
+        return path
+
+    def run(self, *args: str, timeout_s: float = 120) -> str:
+        """A one-off command (migrate, demo-data); its output, or a failure that shows it."""
+        log = self._log(args[0])
+        with log.open("wb") as out:
+            result = subprocess.run(
+                [sys.executable, "-m", CLI, *args],
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                timeout=timeout_s,
+                check=False,
+            )
+        text = log.read_text(errors="replace")
+        assert result.returncode == 0, f"estate-register {' '.join(args)} failed:\n{text[-TAIL:]}"
+        return text
+
+    def start(self, name: str, **extra_env: str) -> subprocess.Popen[bytes]:
+        assert name not in self.running or self.running[name].poll() is not None, f"{name} already runs"
+        log = self._log(name)
+        with log.open("wb") as out:
+            process = subprocess.Popen(
+                [sys.executable, "-m", CLI, name],
+                env={**self.env, **extra_env},
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        self.running[name] = process
+        self._all.append(process)
+        return process
+
+    def kill(self, name: str, sig: signal.Signals = signal.SIGKILL, timeout_s: float = 15) -> int:
+        process = self.running.pop(name)
+        process.send_signal(sig)
+        return process.wait(timeout_s)
+
+    def stop_all(self, timeout_s: float = 15) -> None:
+        """SIGTERM in reverse order of start, then SIGKILL whatever has not gone."""
+        for process in reversed(self._all):
+            if process.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + timeout_s
+        for process in self._all:
+            try:
+                process.wait(max(deadline - time.monotonic(), 0.1))
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+                process.wait(5)
+        self.running.clear()
+
+    async def wait_http_ready(self, timeout_s: float = 90) -> None:
+        async with httpx.AsyncClient(base_url=self.http_url, timeout=2) as client:
+
+            async def ready() -> bool:
+                http = self.running.get("http")
+                assert http is not None, "http was not started"
+                assert http.poll() is None, f"register http exited with {http.returncode}"
+                with contextlib.suppress(httpx.HTTPError):
+                    return (await client.get("/health/ready")).status_code == 200
+                return False
+
+            await eventually(ready, timeout_s=timeout_s, what=f"{self.http_url}/health/ready")
