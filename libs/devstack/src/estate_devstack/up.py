@@ -38,12 +38,11 @@ RULE = "-" * 100
 
 
 def broker_process(plan: Plan) -> ProcessDef:
-    from estate_eventing.embedded import tansu_binary
+    from estate_eventing.embedded import broker_command
 
-    url = f"tcp://{plan.broker.bootstrap_servers}"
     return ProcessDef(
         name="broker",
-        argv=[str(tansu_binary()), "broker", "--listener-url", url, "--advertised-listener-url", url],
+        argv=broker_command(plan.broker.bootstrap_servers),
         env=child_environment({}),
         # A restarted in-memory broker has lost every event and offset, and clients connected across
         # the restart can skip records silently (BROKER.md): the whole stack must start again instead.

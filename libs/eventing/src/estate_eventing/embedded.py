@@ -46,6 +46,12 @@ def is_embedded(bootstrap_servers: str) -> bool:
     return bootstrap_servers in _RUNNING
 
 
+def broker_command(bootstrap_servers: str) -> list[str]:
+    """The command line of a Tansu broker listening (and advertising itself) on ``host:port``."""
+    url = f"tcp://{bootstrap_servers}"
+    return [str(tansu_binary()), "broker", "--listener-url", url, "--advertised-listener-url", url]
+
+
 class EmbeddedBroker:
     """A Tansu broker process on 127.0.0.1, started by :meth:`start` or ``with``/``async with``."""
 
@@ -70,7 +76,6 @@ class EmbeddedBroker:
     def start(self) -> EmbeddedBroker:
         if self.running:
             return self
-        url = f"tcp://{self.host}:{self.port}"
         if self.log_path is None:
             fd, name = tempfile.mkstemp(prefix="tansu-", suffix=".log")
             os.close(fd)
@@ -78,7 +83,7 @@ class EmbeddedBroker:
         self._log = self.log_path.open("ab")
         # The command is fixed: the packaged binary and our own address, no outside input.
         self._process = subprocess.Popen(  # noqa: S603
-            [str(tansu_binary()), "broker", "--listener-url", url, "--advertised-listener-url", url],
+            broker_command(self.bootstrap_servers),
             stdin=subprocess.DEVNULL,
             stdout=self._log,
             stderr=subprocess.STDOUT,
