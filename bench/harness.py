@@ -155,8 +155,7 @@ async def wait_http(url: str, child: Child, timeout_s: float = 30.0) -> None:
 
 
 def rss_bytes(pid: int) -> int:
-    """RSS of a process and its descendants (uvicorn, FastStream and Tansu run as one process each;
-    the sum only matters if one ever forks)."""
+    """RSS of a process and its descendants (the HTTP server's worker processes are its children)."""
     try:
         root = psutil.Process(pid)
         total = root.memory_info().rss
@@ -169,9 +168,15 @@ def rss_bytes(pid: int) -> int:
 
 
 def cpu_seconds(pid: int) -> float:
+    """CPU time of a process and its descendants (the HTTP server runs one worker process per core)."""
     try:
-        times = psutil.Process(pid).cpu_times()
-        return float(times.user + times.system)
+        root = psutil.Process(pid)
+        total = 0.0
+        for process in (root, *root.children(recursive=True)):
+            with contextlib.suppress(psutil.Error):
+                times = process.cpu_times()
+                total += times.user + times.system
+        return total
     except psutil.Error:
         return 0.0
 

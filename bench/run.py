@@ -456,6 +456,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     "ESTATE_REGISTER_DATABASE_URL": url,
                     "ESTATE_REGISTER_HTTP_HOST": "127.0.0.1",
                     "ESTATE_REGISTER_HTTP_PORT": str(port),
+                    # One HTTP worker per core, as the register is deployed on a machine this size.
+                    "ESTATE_REGISTER_HTTP_WORKERS": str(os.cpu_count() or 1),
                     "ESTATE_AUTH_DEV_KEY_PATH": str(key_path),
                     "ESTATE_KAFKA_BOOTSTRAP_SERVERS": bootstrap_servers,
                     "ESTATE_KAFKA_PROFILE": "embedded",
@@ -585,16 +587,39 @@ async def import_phase(
     before_import = await count_on_broker(broker.bootstrap_servers, REGISTER_TOPICS, 10**9)
     results["_import_started"] = datetime.now(UTC) - timedelta(seconds=1)
     _, outbox_before = await outbox_counts(container)
-    log("importing the survey (parse + validate + commit)")
-    imported = await survey_import.run_import(container, paths, actor=ACTOR)
-    pending, outbox_after = await outbox_counts(container)
-    events = outbox_after - outbox_before
-    log(f"  {imported['records']:,} records in {imported['seconds']:.1f} s; {events:,} events waiting")
-
-    log("relaying the outbox to the broker (OutboxRelay + KafkaPublisher) until it is empty")
-    relayed = await relay_until_empty(container, broker)
+    # The deployed topology: the relay is its own process and publishes while the import runs (it sees
+    # each file's events once that file's transaction commits).
+    relay_logs = work / "logs-import"
+    relay_logs.mkdir(parents=True, exist_ok=True)
+    relay_env = {
+        "ESTATE_REGISTER_DATABASE_URL": container.settings.database_url,
+        "ESTATE_KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
+        "ESTATE_KAFKA_PROFILE": "embedded",
+    }
+    relay = harness.start_child("relay", [harness.register_cli(), "relay"], relay_env, relay_logs)
+    try:
+        log("importing the survey (parse + validate + commit) with the relay process running alongside")
+        started = time.perf_counter()
+        imported = await survey_import.run_import(container, paths, actor=ACTOR)
+        pending, outbox_after = await outbox_counts(container)
+        events = outbox_after - outbox_before
+        log(
+            f"  {imported['records']:,} records in {imported['seconds']:.1f} s; {pending:,} of {events:,} events still to relay"
+        )
+        relay_started = time.perf_counter()
+        while (await outbox_status(container.sessions)).pending:
+            if not relay.alive():
+                raise RuntimeError(f"the relay process died:\n{relay.tail()}")
+            if time.perf_counter() - relay_started > 900:
+                raise TimeoutError("the relay process did not empty the outbox within 900 s")
+            await asyncio.sleep(0.05)
+        whole = time.perf_counter() - started
+        relay_tail = time.perf_counter() - relay_started
+    finally:
+        relay.stop()
+    relayed = {"events": events, "tail_seconds": round(relay_tail, 2), "process": "estate-register relay"}
     after_import = await count_on_broker(
-        broker.bootstrap_servers, REGISTER_TOPICS, sum(before_import.values()) + relayed["events"]
+        broker.bootstrap_servers, REGISTER_TOPICS, sum(before_import.values()) + events
     )
     on_broker = sum(after_import.values()) - sum(before_import.values())
     if on_broker < events:
@@ -603,7 +628,6 @@ async def import_phase(
             f"before {before_import}, after {after_import}"
         )
     records = imported["records"]
-    whole = imported["seconds"] + relayed["seconds"]
     results["import"] = {
         **imported,
         "records_s": round(records / imported["seconds"]),
@@ -615,7 +639,8 @@ async def import_phase(
         "end_to_end_records_s": round(records / whole),
         "end_to_end_events_s": round(events / whole),
     }
-    log(f"  relayed {relayed['events']:,} events in {relayed['seconds']:.1f} s ({relayed['events_s']:,}/s)")
+    log(f"  end to end (file to broker): {records:,} records in {whole:.1f} s ({records / whole:,.0f}/s)")
+
     # Autovacuum vacuums and analyses tables this size within minutes of a bulk load (PostgreSQL 13+
     # vacuums after inserts too); do it now, deterministically, so the reads meet the steady state.
     raw = await asyncpg.connect(harness.asyncpg_dsn(container.settings.database_url))
@@ -642,11 +667,12 @@ def ratios(results: dict[str, Any]) -> dict[str, Any]:
     produce = base.get("produce_gathered_msg_s")
     imp = results.get("import", {})
     if produce and imp:
-        out["relay_events_s_vs_raw_produce"] = round(imp["relay"]["events_s"] / produce, 3)
         out["end_to_end_events_s_vs_raw_produce"] = round(imp["end_to_end_events_s"] / produce, 3)
     sized = base.get("produce_gathered_event_size_msg_s")
-    if sized and imp:
-        out["relay_events_s_vs_raw_produce_same_size"] = round(imp["relay"]["events_s"] / sized, 3)
+    if sized and results.get("relay_process"):
+        out["relay_process_events_s_vs_raw_produce_same_size"] = round(
+            results["relay_process"]["events_s"] / sized, 3
+        )
     if produce and results.get("relay_process"):
         out["relay_process_events_s_vs_raw_produce"] = round(
             results["relay_process"]["events_s"] / produce, 3
@@ -695,10 +721,9 @@ def table(results: dict[str, Any]) -> str:
         "target >= 5,000: " + ("met" if imp["records_s"] >= target else "NOT met"),
     )
     row("events written to the outbox", f"{imp['events']:,}", f"avg {imp.get('event_bytes_avg', 0):,} bytes")
-    row("relay to broker (s)", imp["relay"]["seconds"])
-    row("relay throughput (events/s)", f"{imp['relay']['events_s']:,}")
+    row("relay still publishing after the import (s)", imp["relay"]["tail_seconds"])
     row(
-        "end to end incl. relay (records/s)",
+        "end to end, file to broker, relay alongside (records/s)",
         f"{imp['end_to_end_records_s']:,}",
         "target >= 5,000: " + ("met" if imp["end_to_end_records_s"] >= target else "NOT met"),
     )

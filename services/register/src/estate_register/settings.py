@@ -40,11 +40,12 @@ class RegisterSettings(BaseSettings):
     database_url: str = "sqlite+aiosqlite:///var/register.db"
     http_host: str = "127.0.0.1"
     http_port: int = 8000
+    http_workers: int = Field(default=1, ge=1, le=64, description="HTTP worker processes (one per core)")
     max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     page_size_default: int = Field(default=50, ge=1, le=500)
     page_size_max: int = Field(default=500, ge=1, le=5000)
     environment: Literal["development", "test", "production"] = "development"
-    db_pool_size: int = Field(default=10, ge=1)
+    db_pool_size: int = Field(default=20, ge=1)
     metrics_port: int | None = Field(
         default=None,
         ge=1,

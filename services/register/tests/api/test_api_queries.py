@@ -101,7 +101,9 @@ async def resolve(register: Register, params: dict[str, object]) -> dict[str, ob
 
 async def names(register: Register, **params: object) -> set[str]:
     response = await register.client.get(
-        "/api/v1/systems", params={**params, "limit": 500}, headers=register.mint("requester")
+        "/api/v1/systems",
+        params={**params, "limit": 500, "count": "true"},
+        headers=register.mint("requester"),
     )
     assert response.status_code == 200, response.text
     page = response.json()
@@ -171,15 +173,20 @@ async def test_sorting_by_name_ignores_case_and_minus_reverses_it(register: Regi
     assert [item["name"] for item in backward.json()["items"]] == ordered[::-1]
 
 
-async def test_the_first_page_says_how_many_match(register: Register):
-    response = await register.client.get(
+async def test_a_page_says_how_many_match_when_asked(register: Register):
+    counted = await register.client.get(
+        "/api/v1/systems", params={"limit": 5, "hosting": "saas", "count": "true"}, headers=register.admin
+    )
+    plain = await register.client.get(
         "/api/v1/systems", params={"limit": 5, "hosting": "saas"}, headers=register.admin
     )
 
-    page = response.json()
+    page = counted.json()
     assert len(page["items"]) == 5
     assert page["total"] == 8
     assert page["next_cursor"]
+    assert plain.json()["total"] is None
+    assert plain.json()["items"] == page["items"]
 
 
 async def test_a_system_added_between_pages_does_not_shift_the_rest(register: Register):

@@ -108,6 +108,7 @@ class TokenVerifier:
         self.settings = settings
         self._jwks = jwt.PyJWKClient(settings.jwks_url, cache_keys=True) if settings.jwks_url else None
         self._dev_public: Any = None
+        self._checked: dict[str, tuple[Principal, float]] = {}
         if settings.dev_key_path is not None:
             self._dev_public = ensure_dev_key(settings.dev_key_path).public_key()
 
@@ -120,7 +121,21 @@ class TokenVerifier:
                     raise AuthError(f"no signing key for this token: {exc}") from exc
         return self._dev_public
 
+    CACHE_SIZE = 4096
+
     def verify(self, token: str) -> Principal:
+        """The principal of a trusted token. A token already checked is trusted again until it expires
+        (a signature check costs more than the rest of a list request)."""
+        cached = self._checked.get(token)
+        if cached is not None and cached[1] > time.time():
+            return cached[0]
+        principal, expires = self._verify(token)
+        if len(self._checked) >= self.CACHE_SIZE:
+            self._checked.clear()
+        self._checked[token] = (principal, expires)
+        return principal
+
+    def _verify(self, token: str) -> tuple[Principal, float]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.DecodeError as exc:
@@ -153,12 +168,13 @@ class TokenVerifier:
         if isinstance(raw_roles, str):
             raw_roles = raw_roles.split()
         roles = frozenset(Role(r) for r in raw_roles if r in Role.__members__.values())
-        return Principal(
+        principal = Principal(
             subject=str(claims["sub"]),
             email=claims.get("email") or claims.get("preferred_username"),
             name=claims.get("name"),
             roles=roles,
         )
+        return principal, float(claims["exp"]) + self.settings.leeway_seconds
 
 
 # Who may do what. Reading is open to every role except where noted; writing needs one of these.

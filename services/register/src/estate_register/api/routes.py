@@ -65,6 +65,7 @@ router = APIRouter(prefix="/api/v1", route_class=AuthenticatedRoute)
 
 Limit = Annotated[int, Query(ge=1, le=500, description="Page size")]
 Cursor = Annotated[str | None, Query(description="next_cursor from the previous page")]
+Count = Annotated[bool, Query(description="Also say how many records match the filters (costs a count)")]
 
 
 def changes_from(patch: BaseModel, fields: type[BaseModel], codec: Any) -> dict[str, Any]:
@@ -171,6 +172,7 @@ async def list_systems(
     sort: str = "name",
     cursor: Cursor = None,
     limit: Limit = 50,
+    count: Count = False,
 ) -> Response:
     page = await queries.list_systems(
         session,
@@ -190,6 +192,7 @@ async def list_systems(
         sort=sort,
         cursor=cursor,
         limit=limit,
+        with_total=count,
     )
     return page_response(SystemOut, page)
 
@@ -294,6 +297,7 @@ async def list_contracts(
     sort: str = "current_term_end",
     cursor: Cursor = None,
     limit: Limit = 50,
+    count: Count = False,
     _: auth.Principal = require(auth.READ_CONTRACTS, "Reading contracts"),
 ) -> Response:
     page = await queries.list_contracts(
@@ -311,6 +315,7 @@ async def list_contracts(
         sort=sort,
         cursor=cursor,
         limit=limit,
+        with_total=count,
     )
     return page_response(ContractOut, page)
 
@@ -392,8 +397,9 @@ async def list_suppliers(
     q: Annotated[str | None, Query(max_length=200)] = None,
     cursor: Cursor = None,
     limit: Limit = 50,
+    count: Count = False,
 ) -> Response:
-    page = await queries.list_suppliers(session, q=q, cursor=cursor, limit=limit)
+    page = await queries.list_suppliers(session, q=q, cursor=cursor, limit=limit, with_total=count)
     return page_response(SupplierOut, page)
 
 
@@ -462,9 +468,10 @@ async def list_people(
     q: Annotated[str | None, Query(max_length=200)] = None,
     cursor: Cursor = None,
     limit: Limit = 50,
+    count: Count = False,
     _: auth.Principal = require(auth.READ_CONTRACTS, "Reading people"),
 ) -> Response:
-    page = await queries.list_people(session, q=q, cursor=cursor, limit=limit)
+    page = await queries.list_people(session, q=q, cursor=cursor, limit=limit, with_total=count)
     return page_response(PersonOut, page)
 
 

@@ -288,7 +288,9 @@ T = TypeVar("T")
 class Page(BaseModel, Generic[T]):
     items: list[T]
     next_cursor: str | None = Field(description="Pass as ?cursor= to get the next page; null on the last")
-    total: int | None = Field(default=None, description="How many match the filters (first page only)")
+    total: int | None = Field(
+        default=None, description="How many match the filters, when asked for with ?count=true"
+    )
 
 
 def patch_model(fields: type[Input], name: str, **extra: Any) -> type[Input]:

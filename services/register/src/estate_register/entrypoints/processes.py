@@ -13,6 +13,7 @@ import signal
 from typing import Union
 
 import uvicorn
+from fastapi import FastAPI
 from faststream import FastStream
 from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
@@ -47,12 +48,25 @@ def _stop_event() -> asyncio.Event:
     return stop
 
 
+def http_app() -> FastAPI:
+    """The HTTP application of one worker process, built from the environment."""
+    configure_logging(SERVICE)
+    return create_app(bootstrap(RegisterSettings(), auth=AuthSettings()))
+
+
 def run_http(settings: RegisterSettings | None = None) -> None:
     settings = settings or RegisterSettings()
     configure_logging(SERVICE)
-    container = bootstrap(settings, auth=AuthSettings())
-    app = create_app(container)
-    uvicorn.run(app, host=settings.http_host, port=settings.http_port, log_config=None, access_log=False)
+    AuthSettings()  # fail now, in the parent, if no way to check tokens is configured
+    uvicorn.run(
+        "estate_register.entrypoints.processes:http_app",
+        factory=True,
+        host=settings.http_host,
+        port=settings.http_port,
+        workers=settings.http_workers,
+        log_config=None,
+        access_log=False,
+    )
 
 
 def document_publications(broker: KafkaBroker) -> None:

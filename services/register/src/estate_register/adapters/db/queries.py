@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, String, and_, cast, exists, func, or_, select, union
+from sqlalchemy import ColumnElement, Select, String, cast, exists, func, or_, select, tuple_, union
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from estate_register.adapters.db.records import AuditRecord
@@ -155,7 +155,7 @@ async def _page(
         )
     column = sorts[key]
     total = None
-    if with_total and cursor is None:
+    if with_total:
         total = (await session.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
     if cursor is not None:
         value, last_id = decode_cursor(cursor, sort)
@@ -165,10 +165,9 @@ async def _page(
             raise InvalidValue(
                 "cursor is not one this API gave out; start again without it", field="cursor"
             ) from exc
-        if descending:
-            query = query.where(or_(column < value, and_(column == value, table_id < last_id)))
-        else:
-            query = query.where(or_(column > value, and_(column == value, table_id > last_id)))
+        # A row-value comparison, so the database seeks straight into the (column, id) index.
+        after = tuple_(column, table_id)
+        query = query.where(after < tuple_(value, last_id) if descending else after > tuple_(value, last_id))
     order = [column.desc(), table_id.desc()] if descending else [column.asc(), table_id.asc()]
     query = query.add_columns(column.label("_sort")).order_by(*order).limit(limit + 1)
     rows = list((await session.execute(query)).mappings())
@@ -292,7 +291,13 @@ def contract_query(f: ContractFilter) -> Select[Any]:
 
 
 async def list_systems(
-    session: AsyncSession, f: SystemFilter, *, sort: str, cursor: str | None, limit: int
+    session: AsyncSession,
+    f: SystemFilter,
+    *,
+    sort: str,
+    cursor: str | None,
+    limit: int,
+    with_total: bool = False,
 ) -> PageResult:
     return await _page(
         session,
@@ -302,12 +307,18 @@ async def list_systems(
         sort=sort,
         cursor=cursor,
         limit=limit,
-        with_total=True,
+        with_total=with_total,
     )
 
 
 async def list_contracts(
-    session: AsyncSession, f: ContractFilter, *, sort: str, cursor: str | None, limit: int
+    session: AsyncSession,
+    f: ContractFilter,
+    *,
+    sort: str,
+    cursor: str | None,
+    limit: int,
+    with_total: bool = False,
 ) -> PageResult:
     return await _page(
         session,
@@ -317,12 +328,12 @@ async def list_contracts(
         sort=sort,
         cursor=cursor,
         limit=limit,
-        with_total=True,
+        with_total=with_total,
     )
 
 
 async def list_suppliers(
-    session: AsyncSession, *, q: str | None, cursor: str | None, limit: int
+    session: AsyncSession, *, q: str | None, cursor: str | None, limit: int, with_total: bool = False
 ) -> PageResult:
     query = select(SUPPLIERS)
     if q:
@@ -335,11 +346,13 @@ async def list_suppliers(
         sort="name",
         cursor=cursor,
         limit=limit,
-        with_total=True,
+        with_total=with_total,
     )
 
 
-async def list_people(session: AsyncSession, *, q: str | None, cursor: str | None, limit: int) -> PageResult:
+async def list_people(
+    session: AsyncSession, *, q: str | None, cursor: str | None, limit: int, with_total: bool = False
+) -> PageResult:
     query = select(PEOPLE)
     if q:
         pattern = _like(q)
@@ -357,7 +370,7 @@ async def list_people(session: AsyncSession, *, q: str | None, cursor: str | Non
         sort="name",
         cursor=cursor,
         limit=limit,
-        with_total=True,
+        with_total=with_total,
     )
 
 
