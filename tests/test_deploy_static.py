@@ -776,7 +776,9 @@ def test_makefile_type_checks_every_package_mypy_knows_and_declares_its_verbs_ph
     assert targets == declared
     required = {"install", "up", "test", "test-only", "lint", "fmt", "bench", "schemas", "asyncapi"}
     assert required | {"compose-config", "clean"} <= targets
-    assert re.search(r"^test: (install )?lint test-only", makefile, re.MULTILINE), "make test runs the linters too"
+    assert re.search(r"^test: (install )?lint test-only", makefile, re.MULTILINE), (
+        "make test runs the linters too"
+    )
 
 
 def test_shell_scripts_parse() -> None:
