@@ -130,11 +130,11 @@ async def record_reference_data(container: Container, survey: survey_data.Survey
     added = 0
     for code, name in survey.councils:
         async with container.uow() as uow:
-            await services.record_council(uow, code=code, name=name)
+            await services.record_council(uow, code=code, name=name, actor=ACTOR)
             added += 1
     for code, name in survey.service_areas:
         async with container.uow() as uow:
-            await services.record_service_area(uow, name=name, council_code=code)
+            await services.record_service_area(uow, name=name, council_code=code, actor=ACTOR)
             added += 1
     for person in survey.people:
         async with container.uow() as uow:

@@ -115,12 +115,14 @@ async def load_demo_data(container: Container, *, today: date | None = None) -> 
     added = 0
     for code, name in COUNCILS:
         async with container.uow() as uow:
-            await services.record_council(uow, code=code, name=name)
+            await services.record_council(uow, code=code, name=name, actor=ACTOR)
             added += 1
     areas: dict[str, uuid.UUID] = {}
     for name in SERVICE_AREAS:
         async with container.uow() as uow:
-            areas[name] = (await services.record_service_area(uow, name=name, council_code="CCC")).id
+            areas[name] = (
+                await services.record_service_area(uow, name=name, council_code="CCC", actor=ACTOR)
+            ).id
             added += 1
     people: dict[str, uuid.UUID] = {}
     for name, email, titles in PEOPLE:

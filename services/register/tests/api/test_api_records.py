@@ -249,3 +249,26 @@ async def test_the_openapi_document_lists_the_endpoints_and_the_bearer_scheme(re
     assert "If-Match" in {
         p["name"] for p in document["paths"]["/api/v1/systems/{system_id}"]["patch"]["parameters"]
     }
+
+
+async def test_councils_and_service_areas_are_audited_too(register: Register):
+    council = await register.client.post(
+        "/api/v1/councils",
+        json={"code": "ECDC", "name": "East Cambridgeshire District Council"},
+        headers=register.admin,
+    )
+    area = await register.client.post(
+        "/api/v1/service-areas", json={"name": "Licensing", "council_code": "ECDC"}, headers=register.admin
+    )
+
+    council_trail = await register.client.get("/api/v1/councils/ECDC/audit", headers=register.admin)
+    area_trail = await register.client.get(
+        f"/api/v1/service-areas/{area.json()['id']}/audit", headers=register.admin
+    )
+
+    assert (council.status_code, area.status_code) == (201, 201)
+    assert [(e["action"], e["after"]["name"]) for e in council_trail.json()] == [
+        ("recorded", "East Cambridgeshire District Council")
+    ]
+    assert [(e["action"], e["after"]["council_code"]) for e in area_trail.json()] == [("recorded", "ECDC")]
+    assert area_trail.json()[0]["actor"] == council_trail.json()[0]["actor"]

@@ -528,9 +528,13 @@ async def test_a_person_email_in_use_is_refused(store):
 
 async def test_a_service_area_is_one_per_council_whatever_its_case(store):
     with pytest.raises(Conflict):
-        await services.record_service_area(uow(store), name="housing  services", council_code="CCC")
+        await services.record_service_area(
+            uow(store), name="housing  services", council_code="CCC", actor="admin@x"
+        )
 
-    area = await services.record_service_area(uow(store), name="Housing Services", council_code="SCDC")
+    area = await services.record_service_area(
+        uow(store), name="Housing Services", council_code="SCDC", actor="admin@x"
+    )
     assert area in store.service_areas
 
 

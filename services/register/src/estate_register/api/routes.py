@@ -6,7 +6,7 @@ import uuid
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Path, Query, Response, status
 from pydantic import BaseModel
 
 from estate_register.adapters.db import queries
@@ -526,9 +526,13 @@ async def list_councils(uow: UowDep, _: PrincipalDep) -> list[CouncilOut]:
     "/councils", status_code=status.HTTP_201_CREATED, response_model=CouncilOut, tags=["reference data"]
 )
 async def create_council(
-    body: CouncilIn, uow: UowDep, _: auth.Principal = require(auth.WRITE_REFERENCE, "Recording a council")
+    body: CouncilIn,
+    uow: UowDep,
+    principal: auth.Principal = require(auth.WRITE_REFERENCE, "Recording a council"),
 ) -> CouncilOut:
-    return CouncilOut.model_validate(await services.record_council(uow, code=body.code, name=body.name))
+    return CouncilOut.model_validate(
+        await services.record_council(uow, code=body.code, name=body.name, actor=principal.actor)
+    )
 
 
 @router.get("/service-areas", response_model=list[ServiceAreaOut], tags=["reference data"])
@@ -546,10 +550,12 @@ async def list_service_areas(uow: UowDep, _: PrincipalDep) -> list[ServiceAreaOu
 async def create_service_area(
     body: ServiceAreaIn,
     uow: UowDep,
-    _: auth.Principal = require(auth.WRITE_REFERENCE, "Recording a service area"),
+    principal: auth.Principal = require(auth.WRITE_REFERENCE, "Recording a service area"),
 ) -> ServiceAreaOut:
     return ServiceAreaOut.model_validate(
-        await services.record_service_area(uow, name=body.name, council_code=body.council_code)
+        await services.record_service_area(
+            uow, name=body.name, council_code=body.council_code, actor=principal.actor
+        )
     )
 
 
@@ -559,12 +565,19 @@ async def create_service_area(
 @router.get("/{kind}/{record_id}/audit", response_model=list[AuditEntryOut], tags=["audit"])
 async def audit_history(
     kind: str,
-    record_id: uuid.UUID,
+    record_id: Annotated[str, Path(max_length=60, description="The record's id (a council's code)")],
     session: SessionDep,
     _: auth.Principal = require(auth.READ_AUDIT, "Reading the audit trail"),
 ) -> list[AuditEntryOut]:
     """Every change to one record, oldest first: who, when, which fields, before and after."""
-    kinds = {"systems": "system", "contracts": "contract", "suppliers": "supplier", "people": "person"}
+    kinds = {
+        "systems": "system",
+        "contracts": "contract",
+        "suppliers": "supplier",
+        "people": "person",
+        "councils": "council",
+        "service-areas": "service_area",
+    }
     if kind not in kinds:
         raise NotFound(f"no audit trail for {kind!r}; use one of {', '.join(kinds)}")
     entries = await queries.audit_entries(session, kind=kinds[kind], record_id=record_id)

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any
 
+from estate_eventing.correlation import current_correlation_id
 from estate_register.application.events import publish_recorded_facts
 from estate_register.application.ports import Repository, UnitOfWork
 from estate_register.domain.errors import Conflict, InvalidValue, NotFound, StaleVersion
@@ -19,11 +20,14 @@ from estate_register.domain.model import (
     Aggregate,
     Contract,
     Council,
+    Happened,
+    Kind,
     Person,
     RenewalDecision,
     ServiceArea,
     Supplier,
     System,
+    to_plain,
 )
 from estate_register.domain.values import LifecycleStage, RenewalOutcome
 
@@ -162,22 +166,42 @@ async def update_supplier(
     return supplier
 
 
-async def record_council(uow: UnitOfWork, *, code: str, name: str) -> Council:
+async def _audit_reference(
+    uow: UnitOfWork, *, kind: Kind, record_id: str, after: dict[str, Any], actor: str
+) -> None:
+    """Reference data is audited like every record, though no other service needs its events."""
+    fact = Happened(
+        kind=kind,
+        action="recorded",
+        record_id=record_id,
+        actor=actor,
+        at=uow.clock(),
+        before=None,
+        after=after,
+    )
+    await uow.audit.append(fact, correlation_id=current_correlation_id())
+
+
+async def record_council(uow: UnitOfWork, *, code: str, name: str, actor: str) -> Council:
     council = Council(code=code, name=name)
     if any(c.code == code for c in await uow.reference.councils()):
         raise Conflict(f"council {code} is already recorded", field="code")
     await uow.reference.add_council(council)
+    await _audit_reference(uow, kind="council", record_id=code, after=to_plain(council), actor=actor)
     await uow.commit()
     return council
 
 
-async def record_service_area(uow: UnitOfWork, *, name: str, council_code: str) -> ServiceArea:
+async def record_service_area(uow: UnitOfWork, *, name: str, council_code: str, actor: str) -> ServiceArea:
     await check_references(uow, {"lead_council": council_code})
     for area in await uow.reference.service_areas():
         if area.council_code == council_code and name_key(area.name) == name_key(name):
             raise Conflict(f"service area {name!r} of {council_code} is already recorded", field="name")
     area = ServiceArea(id=uuid.uuid4(), name=name.strip(), council_code=council_code)
     await uow.reference.add_service_area(area)
+    await _audit_reference(
+        uow, kind="service_area", record_id=str(area.id), after=to_plain(area), actor=actor
+    )
     await uow.commit()
     return area
 

@@ -61,7 +61,7 @@ class Happened:
 
     kind: Kind
     action: Action
-    record_id: uuid.UUID
+    record_id: uuid.UUID | str
     actor: str
     at: datetime
     before: dict[str, Any] | None

@@ -375,7 +375,7 @@ async def list_people(
 
 
 async def audit_entries(
-    session: AsyncSession, *, kind: str, record_id: uuid.UUID, limit: int = 500
+    session: AsyncSession, *, kind: str, record_id: uuid.UUID | str, limit: int = 500
 ) -> list[AuditRecord]:
     result = await session.execute(
         select(AuditRecord)
