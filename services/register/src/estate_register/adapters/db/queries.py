@@ -214,7 +214,15 @@ def _systems_under_contracts(*where: ColumnElement[bool]) -> Select[Any]:
 def system_query(f: SystemFilter) -> Select[Any]:
     query = select(SYSTEMS)
     if f.q:
-        query = query.where(SYSTEMS.c.search_text.like(_like(f.q), escape="\\"))
+        # Matches first, then sort: left to itself the planner walks the sort index and filters, which
+        # reads most of the table when few systems match.
+        matches = (
+            select(SYSTEMS.c.id)
+            .where(SYSTEMS.c.search_text.like(_like(f.q), escape="\\"))
+            .cte("matches")
+            .prefix_with("MATERIALIZED")
+        )
+        query = query.where(SYSTEMS.c.id.in_(select(matches.c.id)))
     if f.capability:
         query = query.where(
             func.lower(cast(SYSTEMS.c.capabilities, String)).like(_like(f.capability), escape="\\")
