@@ -57,7 +57,7 @@ class Stack:
 
 
 def all_systems(stack: Stack) -> list[dict[str, object]]:
-    page = stack.get("/api/v1/systems?limit=500")
+    page = stack.get("/api/v1/systems?limit=500&count=true")
     assert page.status_code == 200, page.text
     body = page.json()
     assert body["total"] == len(body["items"])
