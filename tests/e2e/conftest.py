@@ -8,22 +8,13 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from e2e_support import PROCESS_LOGS, TAIL, RegisterProcesses, free_port
+from e2e_support import RegisterProcesses, free_port
 
 from estate_contracts.topics import ALL_TOPICS, dead_letter_topic
 from estate_eventing.embedded import ensure_topics
 from estate_eventing.settings import BrokerSettings
+from estate_eventing.testing import PROCESS_LOGS
 from estate_register.adapters.messaging.subscribers import GROUP_ID
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
-    outcome = yield
-    report: pytest.TestReport = outcome.get_result()  # type: ignore[attr-defined]
-    if report.failed:
-        for name, path in item.stash.get(PROCESS_LOGS, {}).items():
-            text = path.read_text(errors="replace") if path.exists() else "(no output)"
-            report.sections.append((f"output of {name} ({path.name})", text[-TAIL:]))
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")

@@ -19,9 +19,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import httpx
-import pytest
 
-PROCESS_LOGS = pytest.StashKey[dict[str, Path]]()
 TAIL = 30_000
 CLI = "estate_register.entrypoints.cli"
 

@@ -13,10 +13,7 @@ import time
 from pathlib import Path
 
 import psutil
-import pytest
 
-PROCESS_LOGS = pytest.StashKey[dict[str, Path]]()
-TAIL = 40_000
 READY_TIMEOUT_S = 120.0
 STOP_TIMEOUT_S = 45.0
 

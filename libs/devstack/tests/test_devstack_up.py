@@ -9,9 +9,10 @@ from pathlib import Path
 import httpx
 import psutil
 import pytest
-from devstack_support import PROCESS_LOGS, EstateUp, clean_environment, estate_command, free_port
+from devstack_support import EstateUp, clean_environment, estate_command, free_port
 
 from estate_devstack.plan import STATE_FILE, port_free
+from estate_eventing.testing import PROCESS_LOGS
 
 Launch = Callable[..., EstateUp]
 

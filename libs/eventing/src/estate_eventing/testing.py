@@ -22,6 +22,7 @@ import os
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]  # no stubs; only two calls here
@@ -223,3 +224,21 @@ async def fresh_postgres_database(postgres_admin_url: str) -> AsyncIterator[str]
         yield url
     finally:
         await _drop_database(postgres_admin_url, name)
+
+
+# --- process output on failure -----------------------------------------------------------------
+
+PROCESS_LOGS = pytest.StashKey[dict[str, Path]]()
+"""Tests that start processes put their output files here (``request.node.stash``): when the test
+fails, the end of each file is attached to its report."""
+PROCESS_LOG_TAIL = 40_000
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()  # type: ignore[attr-defined]
+    if report.failed:
+        for name, path in item.stash.get(PROCESS_LOGS, {}).items():
+            text = path.read_text(errors="replace") if path.exists() else "(no output file)"
+            report.sections.append((f"output of {name} ({path})", text[-PROCESS_LOG_TAIL:]))

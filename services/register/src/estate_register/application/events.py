@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from estate_contracts import register_events as ev
-from estate_contracts.envelope import EventPayload, new_envelope
+from estate_contracts.envelope import Envelope, EventPayload, new_envelope
 from estate_eventing.correlation import current_causation_id, current_correlation_id
 from estate_register.application.ports import UnitOfWork
 from estate_register.domain.model import Happened, Person, Supplier, System
@@ -167,6 +167,19 @@ async def publish_recorded_facts(uow: UnitOfWork) -> int:
     correlation = current_correlation_id() or str(uuid.uuid4())
     for fact in facts:
         await uow.audit.append(fact, correlation_id=correlation)
+    for envelope, topic in envelopes_for(
+        facts, names, correlation=correlation, causation=current_causation_id()
+    ):
+        await uow.outbox.put(envelope, topic=topic)
+    return len(facts)
+
+
+def envelopes_for(
+    facts: Iterable[Happened], names: Names, *, correlation: str, causation: str | None
+) -> list[tuple[Envelope, str]]:
+    """The envelope and topic of every fact that is published, in the order the facts happened."""
+    out: list[tuple[Envelope, str]] = []
+    for fact in facts:
         payload = payload_for(fact, names)
         if payload is None:
             continue
@@ -175,8 +188,8 @@ async def publish_recorded_facts(uow: UnitOfWork) -> int:
             source=SOURCE,
             subject=str(fact.record_id),
             correlationid=correlation,
-            causationid=current_causation_id(),
+            causationid=causation,
             time=fact.at,
         )
-        await uow.outbox.put(envelope, topic=payload.topic)
-    return len(facts)
+        out.append((envelope, payload.topic))
+    return out

@@ -23,7 +23,7 @@ The council re-runs the survey twice a year, so a survey is *re-imported*, not j
   nothing and reports what would happen. Small and large surveys take this one path.
 
 Audit entries and events are built from the domain's :class:`Happened` facts with the same functions
-the per-record commands use (``payload_for``, ``Names``), so a surveyed change is published exactly as
+the per-record commands use (``envelopes_for``, ``Names``), so a surveyed change is published exactly as
 the same change made through the API.
 """
 
@@ -44,10 +44,10 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any, Literal
 
-from estate_contracts.envelope import Envelope, new_envelope
+from estate_contracts.envelope import Envelope
 from estate_eventing.correlation import current_causation_id, current_correlation_id
 from estate_register.application import services
-from estate_register.application.events import SOURCE, Names, payload_for
+from estate_register.application.events import Names, envelopes_for
 from estate_register.application.ports import UnitOfWork
 from estate_register.domain.errors import DomainError
 from estate_register.domain.model import Contract, Happened, Person, ServiceArea, Supplier, System
@@ -1249,21 +1249,7 @@ class _Importer:
             systems={i: self.stand_in(i) for i in covered if i in self.systems},
             areas=self.area_names,
         )
-        out: list[tuple[Envelope, str]] = []
-        for fact in facts:
-            payload = payload_for(fact, names)
-            if payload is None:
-                continue
-            envelope = new_envelope(
-                event=payload,
-                source=SOURCE,
-                subject=str(fact.record_id),
-                correlationid=self.correlation,
-                causationid=self.causation,
-                time=fact.at,
-            )
-            out.append((envelope, payload.topic))
-        return out
+        return envelopes_for(facts, names, correlation=self.correlation, causation=self.causation)
 
 
 def _is_sys_ref(reference: str) -> bool:
