@@ -99,10 +99,12 @@ def asyncapi_document(container: Container, broker_settings: BrokerSettings) -> 
 
 
 def make_worker(container: Container, broker_settings: BrokerSettings) -> FastStream:
-    """The FastStream application of the worker."""
-    broker = make_broker(broker_settings)
+    """The FastStream application of the worker. FastStream logs through the service's own logger, so
+    its lines are JSON with correlation ids like every other line (not its coloured console format)."""
+    worker_log = logging.getLogger("estate_register.worker")
+    broker = make_broker(broker_settings, logger=worker_log)
     subscription = subscribe(broker, container, broker_settings)
-    app = FastStream(broker)
+    app = FastStream(broker, logger=worker_log)
 
     @app.after_shutdown
     async def _close() -> None:
