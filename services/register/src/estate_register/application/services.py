@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
@@ -382,14 +382,3 @@ async def decide_renewal(
     await uow.contracts.save(contract, expected_version=version)
     await commit(uow)
     return contract
-
-
-# --- reading helpers used by several entry points ------------------------------------------------
-
-
-async def systems_or_404(uow: UnitOfWork, ids: Sequence[uuid.UUID]) -> list[System]:
-    found = await uow.systems.get_many(list(ids))
-    if len(found) != len(set(ids)):
-        missing = set(ids) - {s.id for s in found}
-        raise NotFound(f"no system with id {sorted(map(str, missing))[0]}")
-    return found

@@ -31,8 +31,6 @@ from estate_register.adapters.db.repositories import (
 from estate_register.domain.errors import InvalidValue
 from estate_register.domain.model import Contract, Person, Supplier, System
 
-FAR_FUTURE = date(9999, 12, 31)
-
 
 @dataclass(frozen=True)
 class SystemFilter:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Table, delete, func, insert, select, update
@@ -331,6 +330,3 @@ class JoinedUnitOfWork(SqlUnitOfWork):
 
     async def rollback(self) -> None:
         """The owner of the transaction rolls back."""
-
-
-UnitOfWorkFactory = Callable[[], ports.UnitOfWork]
