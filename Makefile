@@ -10,12 +10,12 @@ MAKEFLAGS += --no-print-directory
 # uv if it is on PATH, else as a module (make up / make test install it with pip on a fresh machine).
 UV ?= $(if $(shell command -v uv 2>/dev/null),uv,python3 -m uv)
 # Packages mypy checks (strict; configured in pyproject.toml [tool.mypy]). Add each new service's src.
-SRC_DIRS ?= contracts/src libs/eventing/src libs/devstack/src services/register/src
+SRC_DIRS ?= contracts/src libs/eventing/src libs/runtime/src libs/devstack/src services/register/src services/procurement/src
 PYTEST_ARGS ?=
 SERVICE ?= register
 IMAGE_TAG ?= local
 # Services whose AsyncAPI documents are written, each by its own `estate-<service> asyncapi`.
-ASYNCAPI_SERVICES ?= register
+ASYNCAPI_SERVICES ?= register procurement
 
 .PHONY: help ensure-uv install up test test-only lint lint-shell fmt bench schemas asyncapi image \
         compose-config clean

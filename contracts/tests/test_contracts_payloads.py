@@ -103,6 +103,27 @@ EXAMPLES: dict[type[EventPayload], dict[str, Any]] = {
         "reason": "An existing system already does the job.",
         "withdrawn_at": WHEN,
     },
+    procurement.RequestReviewStarted: {
+        "request_id": REQUEST_ID,
+        "reference": "TR-2025-0042",
+        "started_by": REQUESTER,
+        "checklist_version": "tda-review@1",
+        "started_at": WHEN,
+    },
+    procurement.RequestResubmitted: {
+        "request_id": REQUEST_ID,
+        "reference": "TR-2025-0042",
+        "requester": REQUESTER,
+        "answers": "The DPIA is attached and the supplier confirmed full data export in CSV.",
+        "resubmitted_at": WHEN,
+    },
+    procurement.RequestReopened: {
+        "request_id": REQUEST_ID,
+        "reference": "TR-2025-0042",
+        "reopened_by": REQUESTER,
+        "reason": "The supplier withdrew the product the approval relied on.",
+        "reopened_at": WHEN,
+    },
     procurement.RequestConditionMet: {
         "request_id": REQUEST_ID,
         "reference": "TR-2025-0042",

@@ -1,8 +1,11 @@
 """Events the procurement service publishes about technology requests (version 1).
 
 All go to the ``estate.procurement.requests`` topic keyed by the request id, so one request's events are
-read in the order they happened: submitted, any information requests, then at most one decision or a
-withdrawal, then conditions met one by one after a conditional approval.
+read in the order they happened: submitted, review started, any information requests each followed by a
+resubmission, then a decision or a withdrawal, then conditions met one by one after a conditional
+approval. Only the TDA chair can reopen a decided or withdrawn request (with a reason); the review then
+starts again and ends in a new decision, so a consumer must expect a later decision to supersede an
+earlier one for the same request.
 
 Every event after ``submitted`` repeats the request's human-readable ``reference`` so that a consumer can
 tell a person which request it is about without keeping a projection; the events that concern the
@@ -44,6 +47,9 @@ __all__ = [
     "RequestConditionMet",
     "RequestDecided",
     "RequestInformationRequested",
+    "RequestReopened",
+    "RequestResubmitted",
+    "RequestReviewStarted",
     "RequestSubmitted",
     "RequestWithdrawn",
 ]
@@ -173,7 +179,8 @@ class ProposedSystem(ContractModel):
 
 @event
 class RequestDecided(EventPayload):
-    """The TDA decided a request; a request is decided at most once, with a rationale.
+    """The TDA decided a request, with a rationale; a request is decided once per review round (the chair
+    may reopen it, and the next decision supersedes this one).
 
     Invariants: an approval (with or without conditions) carries the proposed system and a non-approval
     carries none; ``approved_with_conditions`` has at least one condition and the other outcomes have
@@ -245,3 +252,53 @@ class RequestConditionMet(EventPayload):
     met_by: Person = Field(description="Who recorded the condition as met.")
     met_at: AwareDatetime = Field(description="When it was recorded as met.")
     evidence: LongText = Field(description="What shows the condition is met (text, or a link to a document).")
+
+
+@event
+class RequestReviewStarted(EventPayload):
+    """A TDA member took a submitted (or resubmitted, or reopened) request into review against a checklist
+    version; from now on reviewers rate it and the chair may decide it."""
+
+    event_type: ClassVar[str] = "estate.procurement.request.review_started"
+    event_version: ClassVar[int] = 1
+    topic: ClassVar[str] = PROCUREMENT_REQUESTS
+    key_field: ClassVar[str] = "request_id"
+
+    request_id: RequestId
+    reference: RequestReference
+    started_by: Person = Field(description="The TDA member who started the review.")
+    checklist_version: ShortText = Field(description="Checklist definition the review uses, e.g. appendix-k@1.")
+    started_at: AwareDatetime = Field(description="When the review started.")
+
+
+@event
+class RequestResubmitted(EventPayload):
+    """The requester answered the TDA's questions and resubmitted the request; it waits for review again."""
+
+    event_type: ClassVar[str] = "estate.procurement.request.resubmitted"
+    event_version: ClassVar[int] = 1
+    topic: ClassVar[str] = PROCUREMENT_REQUESTS
+    key_field: ClassVar[str] = "request_id"
+
+    request_id: RequestId
+    reference: RequestReference
+    requester: Person = Field(description="The requester who resubmitted.")
+    answers: LongText = Field(description="The requester's answers to the questions asked.")
+    resubmitted_at: AwareDatetime = Field(description="When the request was resubmitted.")
+
+
+@event
+class RequestReopened(EventPayload):
+    """The TDA chair reopened a decided or withdrawn request, with a reason; the earlier decision stays on
+    record unchanged and a new review round begins."""
+
+    event_type: ClassVar[str] = "estate.procurement.request.reopened"
+    event_version: ClassVar[int] = 1
+    topic: ClassVar[str] = PROCUREMENT_REQUESTS
+    key_field: ClassVar[str] = "request_id"
+
+    request_id: RequestId
+    reference: RequestReference
+    reopened_by: Person = Field(description="The TDA chair who reopened the request.")
+    reason: LongText = Field(description="Why the request was reopened.")
+    reopened_at: AwareDatetime = Field(description="When it was reopened.")

@@ -116,8 +116,8 @@ def token(
     data_dir: DataDir = DEFAULT_DATA_DIR,
 ) -> None:
     """Print a bearer token signed with the key of the stack that `estate up` runs from --data-dir."""
-    from estate_register.api.auth import mint_token
-    from estate_register.settings import AuthSettings
+    from estate_runtime.auth import mint_token
+    from estate_runtime.auth import AuthSettings
 
     key_path = key_path_for(data_dir)
     if not key_path.exists():

@@ -65,8 +65,8 @@ async def _accepting(supervisor: Supervisor, port: int, timeout_s: float = 15.0)
 
 
 def admin_token(plan: Plan) -> str:
-    from estate_register.api.auth import mint_token
-    from estate_register.settings import AuthSettings
+    from estate_runtime.auth import mint_token
+    from estate_runtime.auth import AuthSettings
 
     return mint_token(
         AuthSettings(dev_key_path=plan.key_path),
@@ -79,7 +79,7 @@ def admin_token(plan: Plan) -> str:
 
 
 def ensure_key(plan: Plan) -> None:
-    from estate_register.api.auth import ensure_dev_key
+    from estate_runtime.auth import ensure_dev_key
 
     ensure_dev_key(plan.key_path)
 

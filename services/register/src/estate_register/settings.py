@@ -3,35 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal, Self
+from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from estate_runtime.auth import AuthSettings
 
 DEFAULT_VAR_DIR = Path("var")
 
-
-class AuthSettings(BaseSettings):
-    """Bearer-token checks. Either a JWKS URL (an OIDC issuer such as Entra ID) or the local development
-    key, never neither: a service with no way to check tokens refuses to start."""
-
-    model_config = SettingsConfigDict(env_prefix="ESTATE_AUTH_", extra="ignore")
-
-    issuer: str = "https://estate.local/dev-issuer"
-    audience: str = "estate"
-    jwks_url: str | None = None
-    dev_key_path: Path | None = Field(default=None, description="PEM private key of the local issuer")
-    algorithms: tuple[str, ...] = ("RS256",)
-    roles_claim: str = "roles"
-    leeway_seconds: int = Field(default=30, ge=0, le=300)
-
-    @model_validator(mode="after")
-    def _one_key_source(self) -> Self:
-        if not self.jwks_url and self.dev_key_path is None:
-            raise ValueError("set ESTATE_AUTH_JWKS_URL (an OIDC issuer) or ESTATE_AUTH_DEV_KEY_PATH")
-        if any(a.lower() == "none" or a.upper().startswith("HS") for a in self.algorithms):
-            raise ValueError("only asymmetric algorithms are accepted (RS256, ES256, ...)")
-        return self
+__all__ = ["DEFAULT_VAR_DIR", "AuthSettings", "RegisterSettings"]
 
 
 class RegisterSettings(BaseSettings):

@@ -23,8 +23,8 @@ from estate_register.domain.model import (
     ServiceArea,
     Supplier,
     System,
-    WorkingCalendar,
 )
+from estate_runtime.workdays import WorkingCalendar
 
 A = TypeVar("A", bound=Aggregate)
 

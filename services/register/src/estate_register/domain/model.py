@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import Enum
-from typing import Any, ClassVar, Literal, Protocol
+from typing import Any, ClassVar, Literal
 
 from estate_register.domain.errors import InvalidTransition, InvalidValue
 from estate_register.domain.values import (
@@ -37,22 +37,10 @@ from estate_register.domain.values import (
     RiskRag,
     UsageStatus,
 )
+from estate_runtime.workdays import WorkingCalendar, previous_working_day
 
 Kind = Literal["system", "contract", "supplier", "person", "service_area", "council"]
 Action = Literal["recorded", "changed", "lifecycle_changed", "retired", "renewal_decision_recorded"]
-
-
-class WorkingCalendar(Protocol):
-    """Which days are working days in England and Wales (weekends and bank holidays are not)."""
-
-    def is_working_day(self, day: date) -> bool: ...
-
-
-def previous_working_day(day: date, calendar: WorkingCalendar) -> date:
-    """The day itself if it is a working day, else the last working day before it."""
-    while not calendar.is_working_day(day):
-        day -= timedelta(days=1)
-    return day
 
 
 @dataclass(frozen=True, kw_only=True)

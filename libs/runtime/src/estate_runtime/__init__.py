@@ -1,0 +1,1 @@
+"""Estate service runtime shared by every service; no service's domain lives here."""

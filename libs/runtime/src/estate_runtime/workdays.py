@@ -1,0 +1,52 @@
+"""Working-day arithmetic on any calendar; pure Python, so a domain package may import it.
+
+Deadlines are calendar dates in Europe/London. A deadline that falls on a weekend or an England-and-Wales
+bank holiday moves to the previous working day; "due in N working days" counts only working days.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Protocol
+
+
+class WorkingCalendar(Protocol):
+    """Which days are working days (weekends and bank holidays are not)."""
+
+    def is_working_day(self, day: date) -> bool: ...
+
+
+def previous_working_day(day: date, calendar: WorkingCalendar) -> date:
+    """The day itself if it is a working day, else the last working day before it."""
+    while not calendar.is_working_day(day):
+        day -= timedelta(days=1)
+    return day
+
+
+def add_working_days(day: date, count: int, calendar: WorkingCalendar) -> date:
+    """The date ``count`` working days after ``day`` (``day`` itself is not counted); count >= 0."""
+    if count < 0:
+        raise ValueError("count must be zero or more working days")
+    while count:
+        day += timedelta(days=1)
+        if calendar.is_working_day(day):
+            count -= 1
+    return day
+
+
+def working_days_between(start: date, end: date, calendar: WorkingCalendar) -> int:
+    """Working days after ``start`` up to and including ``end`` (0 when end <= start)."""
+    days = 0
+    day = start
+    while day < end:
+        day += timedelta(days=1)
+        if calendar.is_working_day(day):
+            days += 1
+    return days
+
+
+class WeekdayCalendar:
+    """Monday to Friday, no holidays: for tests and for deployments outside England and Wales."""
+
+    def is_working_day(self, day: date) -> bool:
+        return day.weekday() < 5

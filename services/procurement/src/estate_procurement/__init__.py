@@ -1,0 +1,1 @@
+"""Estate procurement service: technology requests and the TDA's review, decision and conditions."""
