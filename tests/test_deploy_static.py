@@ -42,8 +42,10 @@ K8S = DEPLOY / "k8s"
 
 #: Services that own a database (DESIGN.md); the portal owns nothing durable.
 SERVICES_WITH_A_DATABASE = {"register", "procurement", "notifications"}
+#: Services that docker-compose.yml and deploy/k8s/ run, each with its host port for the http process.
+DEPLOYED_SERVICES = {"register": 8000, "procurement": 8001}
 #: Consumer groups that have a dead-letter topic of their own.
-CONSUMER_GROUPS = {"estate-register-worker"}
+CONSUMER_GROUPS = {"estate-register-worker", "estate-procurement-worker"}
 #: The subcommands of every service's console script.
 PROCESSES = {"http", "worker", "relay", "migrate"}
 #: Consumer timings only the embedded broker (Tansu) needs; real Kafka rejects or suffers them.
@@ -278,25 +280,51 @@ def test_dependency_conditions_can_be_met() -> None:
                 pytest.fail(f"{name} -> {target}: condition {condition!r} does not wait for readiness")
 
 
-def test_register_processes_start_after_migrations_topics_and_infrastructure() -> None:
+def test_compose_runs_exactly_the_four_processes_of_each_deployed_service() -> None:
+    expected = {f"{service}-{process}" for service in DEPLOYED_SERVICES for process in PROCESSES}
+    assert set(_app_services()) == expected
+
+
+@pytest.mark.parametrize("service", sorted(DEPLOYED_SERVICES))
+def test_service_processes_start_after_migrations_topics_and_infrastructure(service: str) -> None:
     services = _services()
-    assert services["register-migrate"]["command"] == ["migrate"]
-    assert services["register-migrate"]["depends_on"] == {"postgres": {"condition": "service_healthy"}}
+    prefix = f"ESTATE_{service.upper()}"
+    migrate = services[f"{service}-migrate"]
+    assert migrate["command"] == ["migrate"]
+    assert migrate["depends_on"] == {"postgres": {"condition": "service_healthy"}}
+    assert _is_one_shot(migrate)
     for process in ("http", "worker", "relay"):
-        service = services[f"register-{process}"]
-        assert service["command"] == [process]
-        assert service["depends_on"] == {
+        compose_service = services[f"{service}-{process}"]
+        assert compose_service["command"] == [process]
+        assert compose_service["build"]["args"]["SERVICE"] == service
+        assert compose_service["depends_on"] == {
             "postgres": {"condition": "service_healthy"},
             "kafka": {"condition": "service_healthy"},
             "kafka-init": {"condition": "service_completed_successfully"},
-            "register-migrate": {"condition": "service_completed_successfully"},
+            f"{service}-migrate": {"condition": "service_completed_successfully"},
         }
-    http = services["register-http"]
-    assert any(str(p).endswith(":8000") for p in http["ports"])
+        assert _healthcheck_active(compose_service), f"{service}-{process} has no health check"
+        assert "estate-healthcheck" in " ".join(compose_service["healthcheck"]["test"])
+    http = services[f"{service}-http"]
+    host_port = DEPLOYED_SERVICES[service]
+    assert any(str(p).endswith(f"{host_port}}}:8000") for p in http["ports"]), http["ports"]
     http_env = _environment(http)
-    assert http_env["ESTATE_REGISTER_HTTP_HOST"] == "0.0.0.0", "loopback is unreachable through the port"
-    assert http_env["ESTATE_REGISTER_HTTP_PORT"] == "8000"
-    assert "estate-healthcheck" in " ".join(http["healthcheck"]["test"])
+    assert http_env[f"{prefix}_HTTP_HOST"] == "0.0.0.0", "loopback is unreachable through the port"
+    assert http_env[f"{prefix}_HTTP_PORT"] == "8000", "the image's health check and EXPOSE use 8000"
+    assert "ESTATE_HEALTHCHECK_URL" not in http_env, "the http check reads the service's own port"
+    for process in ("worker", "relay"):
+        env = _environment(services[f"{service}-{process}"])
+        port = env[f"{prefix}_METRICS_PORT"]
+        assert env["ESTATE_HEALTHCHECK_URL"] == f"http://127.0.0.1:{port}/metrics", f"{service}-{process}"
+
+
+def test_published_host_ports_do_not_collide() -> None:
+    published = [
+        str(port).rsplit(":", 1)[0].split(":-")[-1].rstrip("}")
+        for service in _services().values()
+        for port in service.get("ports", [])
+    ]
+    assert len(published) == len(set(published)), published
 
 
 def test_app_services_talk_to_real_kafka_and_their_own_database() -> None:
@@ -375,9 +403,13 @@ def test_postgres_init_creates_one_database_and_login_per_service() -> None:
     assert "./deploy/postgres/init:/docker-entrypoint-initdb.d:ro" in postgres["volumes"]
     assert postgres["image"].startswith("postgres:16")
 
-    # The register's URL must carry the very password the init script gives its role.
-    url = _environment(_services()["register-http"])["ESTATE_REGISTER_DATABASE_URL"]
-    assert f":{env['ESTATE_REGISTER_DB_PASSWORD']}@" in url
+    # Each deployed service's URL must carry the very password the init script gives its role.
+    for service in DEPLOYED_SERVICES:
+        variable = f"ESTATE_{service.upper()}_DB_PASSWORD"
+        assert getenv[roles[service]] == variable, f"{service}: role password from {variable}"
+        for process in PROCESSES:
+            url = _environment(_services()[f"{service}-{process}"])[f"ESTATE_{service.upper()}_DATABASE_URL"]
+            assert f"//{service}:{env[variable]}@" in url, f"{service}-{process}"
 
 
 def _topics_file() -> dict[str, int]:
@@ -425,8 +457,9 @@ def test_topic_script_creates_each_listed_topic_with_its_partitions_and_configs(
     calls = log.read_text().splitlines()
     creates = [c for c in calls if "--create" in c]
     assert len(creates) == len(_topics_file())
-    dlq = topics.dead_letter_topic("estate-register-worker")
-    assert any(f"--topic {dlq} --partitions 3" in c and "--config retention.ms=" in c for c in creates)
+    for group in CONSUMER_GROUPS:
+        dlq = topics.dead_letter_topic(group)
+        assert any(f"--topic {dlq} --partitions 3" in c and "--config retention.ms=" in c for c in creates)
     assert all("--if-not-exists" in c and "--bootstrap-server kafka:9092" in c for c in creates)
 
 
@@ -594,7 +627,9 @@ def test_container_healthcheck_passes_on_200_and_fails_otherwise() -> None:
                 [sys.executable, str(DEPLOY / "healthcheck.py")], env=env, capture_output=True, timeout=10
             ).returncode
 
-        assert check({"ESTATE_SERVICE": "register", "ESTATE_REGISTER_HTTP_PORT": str(port)}) == 0
+        for service in DEPLOYED_SERVICES:
+            env = {"ESTATE_SERVICE": service, f"ESTATE_{service.upper()}_HTTP_PORT": str(port)}
+            assert check(env) == 0, service
         assert check({"ESTATE_HEALTHCHECK_URL": f"http://127.0.0.1:{port}/health/ready"}) == 1
         assert check({"ESTATE_HEALTHCHECK_URL": "file:///etc/passwd"}) == 2
     finally:
@@ -649,17 +684,26 @@ def test_kustomization_applies_every_manifest_except_the_secret_placeholder_and_
     resources = set(kustomization["resources"])
     on_disk = {p.name for p in K8S.glob("*.yaml")} - {"kustomization.yaml"}
     assert resources <= on_disk, f"missing: {resources - on_disk}"
-    assert on_disk - resources == {"register-secret.example.yaml", "register-migrate-job.yaml"}
+    assert on_disk - resources == {
+        name
+        for service in DEPLOYED_SERVICES
+        for name in (f"{service}-secret.example.yaml", f"{service}-migrate-job.yaml")
+    }
 
-    tag = next(i["newTag"] for i in kustomization["images"] if i["name"] == "estate-register")
-    job_image = next(t for n, t, _ in _pod_templates() if n == "register-migrate")["spec"]["containers"][0]
-    assert job_image["image"].endswith(f":{tag}"), "the migration Job runs the release being deployed"
+    images = {i["name"]: i for i in kustomization["images"]}
+    assert set(images) == {f"estate-{service}" for service in DEPLOYED_SERVICES}
+    for service in DEPLOYED_SERVICES:
+        tag = images[f"estate-{service}"]["newTag"]
+        job = next(t for n, t, _ in _pod_templates() if n == f"{service}-migrate")["spec"]["containers"][0]
+        assert job["image"] == f"estate-{service}:{tag}", "the migration Job runs the release being deployed"
 
 
 def test_every_container_is_bounded_and_cannot_become_root() -> None:
     templates = _pod_templates()
-    assert {name for name, _, _ in templates} == {f"register-{p}" for p in PROCESSES}
+    assert {name for name, _, _ in templates} == {f"{s}-{p}" for s in DEPLOYED_SERVICES for p in PROCESSES}
     for name, template, _ in templates:
+        service = template["metadata"]["labels"]["app.kubernetes.io/name"]
+        assert service in DEPLOYED_SERVICES, name
         pod = template["spec"]
         pod_security = pod.get("securityContext", {})
         assert pod.get("automountServiceAccountToken") is False, name
@@ -677,10 +721,14 @@ def test_every_container_is_bounded_and_cannot_become_root() -> None:
             assert "memory" in resources.get("limits", {}), f"{name}: memory limit"
 
             image = container["image"]
-            assert image.split(":")[0] == "estate-register", name
+            assert image.split(":")[0] == f"estate-{service}", name
             assert not image.endswith(":latest"), name
             assert container["args"][0] in PROCESSES, name
-            assert name == f"register-{container['args'][0]}", "object named after its process"
+            assert name == f"{service}-{container['args'][0]}", "object named after its process"
+            assert container["name"] == name, name
+            assert template["metadata"]["labels"]["app.kubernetes.io/component"] == container["args"][0]
+            sources = [next(iter(s.values()))["name"] for s in container["envFrom"]]
+            assert sources == [f"estate-{service}-config", f"estate-{service}-secrets"], name
 
 
 def test_http_containers_have_liveness_and_readiness_probes() -> None:
@@ -708,16 +756,34 @@ def test_http_containers_have_liveness_and_readiness_probes() -> None:
     assert serving, "no container serves HTTP"
 
 
-def test_config_points_at_real_kafka_and_env_sources_exist() -> None:
+@pytest.mark.parametrize("service", sorted(DEPLOYED_SERVICES))
+def test_config_points_at_real_kafka_and_env_sources_exist(service: str) -> None:
     objects = {(d["kind"], d["metadata"]["name"]): d for _, d in _objects()}
-    config = objects[("ConfigMap", "estate-register-config")]["data"]
+    prefix = f"ESTATE_{service.upper()}"
+    config = objects[("ConfigMap", f"estate-{service}-config")]["data"]
     assert config["ESTATE_KAFKA_PROFILE"] == "kafka"
-    assert config["ESTATE_REGISTER_HTTP_HOST"] == "0.0.0.0", "probes reach the pod IP, not its loopback"
-    http = next(t for n, t, _ in _pod_templates() if n == "register-http")["spec"]["containers"][0]
-    assert str(http["ports"][0]["containerPort"]) == config["ESTATE_REGISTER_HTTP_PORT"]
-    assert "ESTATE_REGISTER_DATABASE_URL" not in config, "the database URL holds a password: Secret"
-    secret = objects[("Secret", "estate-register-secrets")]
-    assert set(secret["stringData"]) == {"ESTATE_REGISTER_DATABASE_URL"}
+    assert config[f"{prefix}_HTTP_HOST"] == "0.0.0.0", "probes reach the pod IP, not its loopback"
+    assert config[f"{prefix}_ENVIRONMENT"] == "production"
+    for key in (
+        "ESTATE_KAFKA_BOOTSTRAP_SERVERS",
+        "ESTATE_AUTH_JWKS_URL",
+        "ESTATE_AUTH_ISSUER",
+        "ESTATE_AUTH_AUDIENCE",
+    ):
+        assert config.get(key), f"estate-{service}-config lacks {key}"
+    http = next(t for n, t, _ in _pod_templates() if n == f"{service}-http")["spec"]["containers"][0]
+    assert str(http["ports"][0]["containerPort"]) == config[f"{prefix}_HTTP_PORT"]
+    assert f"{prefix}_DATABASE_URL" not in config, "the database URL holds a password: Secret"
+    secret = objects[("Secret", f"estate-{service}-secrets")]
+    assert set(secret["stringData"]) == {f"{prefix}_DATABASE_URL"}
+    url = secret["stringData"][f"{prefix}_DATABASE_URL"]
+    assert url.startswith(f"postgresql+asyncpg://{service}:") and url.endswith(f"/{service}"), url
+    for process in ("worker", "relay"):
+        template = next(t for n, t, _ in _pod_templates() if n == f"{service}-{process}")
+        container = template["spec"]["containers"][0]
+        env = {e["name"]: e["value"] for e in container.get("env", [])}
+        metrics = next(p for p in container["ports"] if p["name"] == "metrics")
+        assert env[f"{prefix}_METRICS_PORT"] == str(metrics["containerPort"]), f"{service}-{process}"
     for name, template, _ in _pod_templates():
         for container in template["spec"]["containers"]:
             for source in container["envFrom"]:
@@ -741,11 +807,13 @@ def test_services_autoscalers_and_budgets_select_real_pods() -> None:
     for doc in objects:
         kind = doc["kind"]
         if kind == "Service":
+            name = doc["metadata"]["name"]
             targets = selected(doc["spec"]["selector"])
-            assert targets == ["register-http"], doc["metadata"]["name"]
+            assert targets == [name], f"Service {name} selects {targets}"
+            assert name.removesuffix("-http") in DEPLOYED_SERVICES, name
             ports = {
                 p["name"]
-                for c in deployments["register-http"]["spec"]["template"]["spec"]["containers"]
+                for c in deployments[name]["spec"]["template"]["spec"]["containers"]
                 for p in c.get("ports", [])
             }
             assert all(p["targetPort"] in ports for p in doc["spec"]["ports"])

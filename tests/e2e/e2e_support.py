@@ -1,7 +1,7 @@
-"""The register's real processes (``estate-register http|worker|relay``) as subprocesses of a test.
+"""A service's real processes (``estate-<service> http|worker|relay``) as subprocesses of a test.
 
 Each process writes to a file of its own in the test's temporary directory; the conftest attaches
-every file to the report of a test that fails. Every wait is bounded, and :meth:`RegisterProcesses.stop_all`
+every file to the report of a test that fails. Every wait is bounded, and :meth:`ServiceProcesses.stop_all`
 (run by the fixture's finalizer whatever happened) leaves no process behind.
 """
 
@@ -21,7 +21,6 @@ from typing import TypeVar
 import httpx
 
 TAIL = 30_000
-CLI = "estate_register.entrypoints.cli"
 
 T = TypeVar("T")
 
@@ -48,10 +47,13 @@ async def eventually(
         await asyncio.sleep(interval_s)
 
 
-class RegisterProcesses:
-    """Runs the register's commands with one environment; remembers every process it started."""
+class ServiceProcesses:
+    """Runs one service's commands with one environment; remembers every process it started."""
 
-    def __init__(self, env: Mapping[str, str], log_dir: Path, logs: dict[str, Path]) -> None:
+    def __init__(self, service: str, env: Mapping[str, str], log_dir: Path, logs: dict[str, Path]) -> None:
+        self.service = service
+        self.cli = f"estate_{service}.entrypoints.cli"
+        self.prefix = f"ESTATE_{service.upper()}_"
         self.env = dict(env)
         self.log_dir = log_dir
         self.logs = logs
@@ -61,16 +63,16 @@ class RegisterProcesses:
 
     @property
     def http_url(self) -> str:
-        return f"http://127.0.0.1:{self.env['ESTATE_REGISTER_HTTP_PORT']}"
+        return f"http://127.0.0.1:{self.env[self.prefix + 'HTTP_PORT']}"
 
     @property
     def database_url(self) -> str:
-        return self.env["ESTATE_REGISTER_DATABASE_URL"]
+        return self.env[self.prefix + "DATABASE_URL"]
 
     def _log(self, name: str) -> Path:
         self._count += 1
-        path = self.log_dir / f"{self._count:02d}-register-{name}.log"
-        self.logs[f"register {name} #{self._count}"] = path
+        path = self.log_dir / f"{self._count:02d}-{self.service}-{name}.log"
+        self.logs[f"{self.service} {name} #{self._count}"] = path
         return path
 
     def run(self, *args: str, timeout_s: float = 120) -> str:
@@ -78,7 +80,7 @@ class RegisterProcesses:
         log = self._log(args[0])
         with log.open("wb") as out:
             result = subprocess.run(
-                [sys.executable, "-m", CLI, *args],
+                [sys.executable, "-m", self.cli, *args],
                 env=self.env,
                 stdin=subprocess.DEVNULL,
                 stdout=out,
@@ -87,7 +89,7 @@ class RegisterProcesses:
                 check=False,
             )
         text = log.read_text(errors="replace")
-        assert result.returncode == 0, f"estate-register {' '.join(args)} failed:\n{text[-TAIL:]}"
+        assert result.returncode == 0, f"estate-{self.service} {' '.join(args)} failed:\n{text[-TAIL:]}"
         return text
 
     def start(self, name: str, **extra_env: str) -> subprocess.Popen[bytes]:
@@ -95,7 +97,7 @@ class RegisterProcesses:
         log = self._log(name)
         with log.open("wb") as out:
             process = subprocess.Popen(
-                [sys.executable, "-m", CLI, name],
+                [sys.executable, "-m", self.cli, name],
                 env={**self.env, **extra_env},
                 stdin=subprocess.DEVNULL,
                 stdout=out,
@@ -133,9 +135,23 @@ class RegisterProcesses:
             async def ready() -> bool:
                 http = self.running.get("http")
                 assert http is not None, "http was not started"
-                assert http.poll() is None, f"register http exited with {http.returncode}"
+                assert http.poll() is None, f"{self.service} http exited with {http.returncode}"
                 with contextlib.suppress(httpx.HTTPError):
                     return (await client.get("/health/ready")).status_code == 200
                 return False
 
             await eventually(ready, timeout_s=timeout_s, what=f"{self.http_url}/health/ready")
+
+
+class RegisterProcesses(ServiceProcesses):
+    """The register's commands (``estate-register ...``)."""
+
+    def __init__(self, env: Mapping[str, str], log_dir: Path, logs: dict[str, Path]) -> None:
+        super().__init__("register", env, log_dir, logs)
+
+
+class ProcurementProcesses(ServiceProcesses):
+    """The procurement service's commands (``estate-procurement ...``)."""
+
+    def __init__(self, env: Mapping[str, str], log_dir: Path, logs: dict[str, Path]) -> None:
+        super().__init__("procurement", env, log_dir, logs)

@@ -267,7 +267,9 @@ class RequestReviewStarted(EventPayload):
     request_id: RequestId
     reference: RequestReference
     started_by: Person = Field(description="The TDA member who started the review.")
-    checklist_version: ShortText = Field(description="Checklist definition the review uses, e.g. appendix-k@1.")
+    checklist_version: ShortText = Field(
+        description="Checklist definition the review uses, e.g. appendix-k@1."
+    )
     started_at: AwareDatetime = Field(description="When the review started.")
 
 

@@ -116,8 +116,7 @@ def token(
     data_dir: DataDir = DEFAULT_DATA_DIR,
 ) -> None:
     """Print a bearer token signed with the key of the stack that `estate up` runs from --data-dir."""
-    from estate_runtime.auth import mint_token
-    from estate_runtime.auth import AuthSettings
+    from estate_runtime.auth import AuthSettings, mint_token
 
     key_path = key_path_for(data_dir)
     if not key_path.exists():

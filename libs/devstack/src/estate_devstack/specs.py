@@ -1,6 +1,6 @@
 """What ``estate up`` runs, service by service, in start order.
 
-To add a service (procurement, notifications, portal), append its :class:`ServiceSpec` to
+To add a service (notifications, portal), append its :class:`ServiceSpec` to
 :data:`SERVICES`: ``estate up`` then creates its database under the data directory, its consumer
 groups' dead-letter topics, runs its set-up commands, starts its processes, waits for its health check
 and stops it with the rest. Each service is driven only through its own command line
@@ -61,6 +61,16 @@ SERVICES: list[ServiceSpec] = [
         env_prefix="ESTATE_REGISTER_",
         database_file="register.db",
         consumer_groups=("estate-register-worker",),  # estate_register...subscribers.GROUP_ID
+        setup=(("migrate",),),
+        demo_data=("demo-data",),
+        processes=(ProcessSpec("http", serves_http=True), ProcessSpec("worker"), ProcessSpec("relay")),
+    ),
+    ServiceSpec(
+        name="procurement",
+        cli_module="estate_procurement.entrypoints.cli",
+        env_prefix="ESTATE_PROCUREMENT_",
+        database_file="procurement.db",
+        consumer_groups=("estate-procurement-worker",),  # estate_procurement...subscribers.GROUP_ID
         setup=(("migrate",),),
         demo_data=("demo-data",),
         processes=(ProcessSpec("http", serves_http=True), ProcessSpec("worker"), ProcessSpec("relay")),

@@ -65,8 +65,7 @@ async def _accepting(supervisor: Supervisor, port: int, timeout_s: float = 15.0)
 
 
 def admin_token(plan: Plan) -> str:
-    from estate_runtime.auth import mint_token
-    from estate_runtime.auth import AuthSettings
+    from estate_runtime.auth import AuthSettings, mint_token
 
     return mint_token(
         AuthSettings(dev_key_path=plan.key_path),

@@ -1,0 +1,173 @@
+"""Dependencies of the procurement routes: the container, one unit of work per request, and the caller
+as the use cases name them (an :class:`Actor`); token checks, ETags and If-Match are the shared runtime's
+(``estate_runtime.http``).
+
+Who may read what (the use cases decide who may *change* what):
+
+* everyone with a token reads the checklists, the decision log and re-use candidates;
+* TDA members, the chair, administrators and auditors (:data:`READ_ALL`) read every request, its
+  ratings, scores, recommendation, audit trail and every condition;
+* anyone else (a requester, an owner, a contract manager) reads the requests they raised and the
+  requests that give them a condition to meet, and lists only their own.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from estate_procurement.application import services
+from estate_procurement.application.ports import UnitOfWork
+from estate_procurement.bootstrap import Container
+from estate_procurement.domain.errors import NotAllowed
+from estate_procurement.domain.request import TechnologyRequest
+from estate_procurement.domain.values import ADMIN, AUDITOR, TDA_CHAIR, TDA_MEMBER, Actor
+from estate_runtime.auth import Principal
+from estate_runtime.http import (
+    AuthenticatedRoute,
+    IfMatch,
+    PrincipalDep,
+    etag,
+    expected_version,
+    require,
+)
+from estate_runtime.problems import Problem
+
+READ_ALL = frozenset({TDA_MEMBER, TDA_CHAIR, ADMIN, AUDITOR})
+"""Roles that read every request, its review and its audit trail."""
+
+READ_AUDIT = READ_ALL
+"""Roles that read any request's audit trail (a requester reads their own request's)."""
+
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+
+
+def get_container(request: Request) -> Container:
+    container: Container = request.app.state.container
+    return container
+
+
+ContainerDep = Annotated[Container, Depends(get_container)]
+
+
+async def get_uow(container: ContainerDep) -> AsyncIterator[UnitOfWork]:
+    async with container.uow() as uow:
+        yield uow
+
+
+UowDep = Annotated[UnitOfWork, Depends(get_uow)]
+
+
+async def get_session(container: ContainerDep) -> AsyncIterator[AsyncSession]:
+    """A read-only session for the list and audit queries."""
+    async with container.sessions() as session:
+        yield session
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+
+def actor_of(principal: Principal) -> Actor:
+    """The caller as the use cases name them: the token's subject, display name, e-mail and roles."""
+    email = principal.email or ""
+    name = principal.name or email or principal.subject
+    return Actor(id=principal.subject, name=name, email=email, roles=principal.roles)
+
+
+def get_reader(principal: PrincipalDep) -> Actor:
+    return actor_of(principal)
+
+
+def get_actor(principal: PrincipalDep) -> Actor:
+    """The caller of a command, who will be named on the request: their token must carry an e-mail."""
+    actor = actor_of(principal)
+    if not _EMAIL.fullmatch(actor.email.strip()):
+        raise Problem(
+            403,
+            "Not allowed",
+            "your token carries no e-mail address; Estate names everyone who changes a request by name "
+            "and e-mail, so ask for a token with the email claim",
+            kind="forbidden",
+        )
+    return actor
+
+
+ReaderDep = Annotated[Actor, Depends(get_reader)]
+"""The caller of a query."""
+
+ActorDep = Annotated[Actor, Depends(get_actor)]
+"""The caller of a command (with an e-mail address)."""
+
+
+def reads_everything(actor: Actor) -> bool:
+    return actor.has_any(READ_ALL)
+
+
+def may_read(actor: Actor, request: TechnologyRequest) -> bool:
+    """READ_ALL roles read any request; the requester theirs; a condition's owner the request it is on."""
+    if reads_everything(actor) or request.requester.id == actor.id:
+        return True
+    return any(c.owner.id == actor.id for d in request.decisions for c in d.conditions)
+
+
+def ensure_may_read(actor: Actor, request: TechnologyRequest) -> None:
+    if not may_read(actor, request):
+        raise NotAllowed(
+            f"{request.reference} is {request.requester.name}'s request; only its requester, the owners "
+            "of its conditions and the TDA, administrators and auditors may read it"
+        )
+
+
+def ensure_reads_reviews(actor: Actor) -> None:
+    if not reads_everything(actor):
+        raise NotAllowed(
+            "reviews (ratings, scores, recommendations) are the TDA's working notes until the decision; "
+            "they need one of these roles: admin, auditor, tda_chair, tda_member"
+        )
+
+
+REFERENCE = re.compile(r"^TR-\d{4}-\d{4,}$", re.IGNORECASE)
+
+
+async def find_request(uow: UnitOfWork, key: str) -> TechnologyRequest:
+    """The request named by an id (UUID) or a reference (TR-2026-0042); NotFound when there is none."""
+    try:
+        request_id = uuid.UUID(key)
+    except ValueError:
+        if not REFERENCE.match(key):
+            raise Problem(
+                404,
+                "Not found",
+                f"{key!r} is neither a request id (UUID) nor a request reference (TR-2026-0042)",
+                kind="not-found",
+            ) from None
+        return await services.get_request_by_reference(uow, reference=key.upper())
+    return await services.get_request(uow, request_id=request_id)
+
+
+__all__ = [
+    "READ_ALL",
+    "READ_AUDIT",
+    "ActorDep",
+    "AuthenticatedRoute",
+    "ContainerDep",
+    "IfMatch",
+    "PrincipalDep",
+    "ReaderDep",
+    "SessionDep",
+    "UowDep",
+    "actor_of",
+    "ensure_may_read",
+    "ensure_reads_reviews",
+    "etag",
+    "expected_version",
+    "find_request",
+    "may_read",
+    "reads_everything",
+    "require",
+]

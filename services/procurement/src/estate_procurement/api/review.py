@@ -1,0 +1,260 @@
+"""The TDA's review over HTTP: the versioned checklists, each reviewer's ratings, the scores and the
+recommendation they add up to, and the chair's decision.
+
+Ratings, scores and recommendations are the TDA's working notes: TDA members, the chair, administrators
+and auditors read them. The checklists are readable by everyone, so a requester can see what their
+request will be reviewed against.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Response
+
+from estate_procurement.api.deps import (
+    ActorDep,
+    AuthenticatedRoute,
+    ContainerDep,
+    IfMatch,
+    ReaderDep,
+    UowDep,
+    ensure_may_read,
+    ensure_reads_reviews,
+    etag,
+    find_request,
+)
+from estate_procurement.api.routes import RequestKey, check_if_match
+from estate_procurement.api.schemas import (
+    ChecklistOut,
+    ChecklistSummaryOut,
+    DecisionIn,
+    RatingIn,
+    RatingOut,
+    RatingsOut,
+    RecommendationOut,
+    RequestOut,
+    ScoresOut,
+    content_of,
+)
+from estate_procurement.api.views import (
+    checklist_out,
+    checklist_summary,
+    present,
+    rating_out,
+    recommendation_out,
+    scores_out,
+)
+from estate_procurement.application import services
+from estate_procurement.domain.errors import InvalidTransition, NotFound
+from estate_procurement.domain.request import TechnologyRequest
+from estate_procurement.domain.review import ReviewRound
+
+router = APIRouter(prefix="/api/v1", route_class=AuthenticatedRoute)
+
+RoundNumber = Annotated[int | None, Query(ge=1, description="A review round (the current one when left out)")]
+
+
+def _round(request: TechnologyRequest, number: int | None) -> ReviewRound:
+    if not request.rounds:
+        raise InvalidTransition(
+            f"{request.reference} is {request.state.value} and has not been reviewed yet: "
+            "it has no ratings or scores"
+        )
+    if number is None:
+        return request.rounds[-1]
+    for review in request.rounds:
+        if review.number == number:
+            return review
+    raise NotFound(f"{request.reference} has no review round {number} (it has {len(request.rounds)})")
+
+
+# --- checklists ------------------------------------------------------------------------------------
+
+
+@router.get(
+    "/checklists",
+    response_model=list[ChecklistSummaryOut],
+    tags=["checklists"],
+    summary="The checklist versions",
+)
+async def list_checklists(container: ContainerDep, _: ReaderDep) -> list[ChecklistSummaryOut]:
+    """Every checklist version the service knows; ``current`` is the one new reviews pin."""
+    catalogue = container.checklists
+    current = catalogue.current.key
+    known = catalogue.keys()
+    return [checklist_summary(catalogue.get(k), current=k == current) for k in known]
+
+
+@router.get(
+    "/checklists/{checklist_key}",
+    response_model=ChecklistOut,
+    tags=["checklists"],
+    summary="One checklist version",
+)
+async def get_checklist(
+    checklist_key: Annotated[str, Path(max_length=100, description="e.g. tda-review@1, or current")],
+    container: ContainerDep,
+    _: ReaderDep,
+) -> ChecklistOut:
+    """Sections, rules and items (Appendix K and the supplementary checks), weights, red lines and the
+    recommendation thresholds."""
+    catalogue = container.checklists
+    checklist = catalogue.current if checklist_key == "current" else catalogue.get(checklist_key)
+    return checklist_out(checklist, current=checklist.key == catalogue.current.key)
+
+
+@router.get(
+    "/requests/{request_key}/checklist",
+    response_model=ChecklistOut,
+    tags=["checklists"],
+    summary="The checklist a request is reviewed against",
+)
+async def request_checklist(
+    request_key: RequestKey, uow: UowDep, container: ContainerDep, reader: ReaderDep
+) -> ChecklistOut:
+    """The version its current review round pinned, or the current version before any review."""
+    request = await find_request(uow, request_key)
+    ensure_may_read(reader, request)
+    checklist = await services.checklist_for(uow, request_id=request.id)
+    return checklist_out(checklist, current=checklist.key == container.checklists.current.key)
+
+
+# --- ratings, scores, recommendation ----------------------------------------------------------------
+
+
+@router.put(
+    "/requests/{request_key}/ratings/{item_id}",
+    response_model=RatingOut,
+    tags=["review"],
+    summary="Rate one checklist item",
+)
+async def rate_item(
+    request_key: RequestKey,
+    item_id: Annotated[str, Path(max_length=40, description="An item of the pinned checklist, e.g. R1.1")],
+    body: RatingIn,
+    uow: UowDep,
+    actor: ActorDep,
+    response: Response,
+    if_match: IfMatch = None,
+) -> RatingOut:
+    """The caller's own rating of one item of the round's pinned checklist (rating again replaces it),
+    while under review; TDA members and the chair. A comment is needed for partly_met and not_met. The
+    answer's ETag is the request's."""
+    request = await find_request(uow, request_key)
+    check_if_match(request, if_match)
+    given = await services.rate_item(
+        uow,
+        request_id=request.id,
+        actor=actor,
+        item_id=item_id,
+        rating=body.rating,
+        comment=body.comment,
+        evidence_url=body.evidence_url,
+    )
+    response.headers["ETag"] = etag(request)
+    return rating_out(given)
+
+
+@router.get(
+    "/requests/{request_key}/ratings",
+    response_model=RatingsOut,
+    tags=["review"],
+    summary="Every reviewer's ratings",
+)
+async def ratings(
+    request_key: RequestKey, uow: UowDep, reader: ReaderDep, round: RoundNumber = None
+) -> RatingsOut:
+    ensure_reads_reviews(reader)
+    request = await find_request(uow, request_key)
+    review = _round(request, round)
+    ordered = sorted(review.ratings, key=lambda r: (r.item_id, r.reviewer.name))
+    return RatingsOut(
+        round=review.number,
+        checklist_version=review.checklist_version,
+        ratings=[rating_out(r) for r in ordered],
+    )
+
+
+@router.get(
+    "/requests/{request_key}/scores",
+    response_model=ScoresOut,
+    tags=["review"],
+    summary="Scores per rule and overall",
+)
+async def scores(
+    request_key: RequestKey, uow: UowDep, reader: ReaderDep, round: RoundNumber = None
+) -> ScoresOut:
+    """Per item, per rule and overall (weighted; met 1, partly_met 0.5, not_met 0, n/a left out), with
+    coverage (the share of items rated)."""
+    ensure_reads_reviews(reader)
+    request = await find_request(uow, request_key)
+    review = _round(request, round)
+    found = await services.scores(uow, request_id=request.id, round_number=review.number)
+    return scores_out(found, review.number)
+
+
+@router.get(
+    "/requests/{request_key}/recommendation",
+    response_model=RecommendationOut,
+    tags=["review"],
+    summary="What the ratings recommend",
+)
+async def recommendation(
+    request_key: RequestKey, uow: UowDep, reader: ReaderDep, round: RoundNumber = None
+) -> RecommendationOut:
+    """A red line rated not_met forces not_approved; otherwise the checklist's thresholds decide. The
+    service recommends; the chair decides."""
+    ensure_reads_reviews(reader)
+    request = await find_request(uow, request_key)
+    review = _round(request, round)
+    advice = await services.recommendation(uow, request_id=request.id, round_number=review.number)
+    return recommendation_out(advice, review.number)
+
+
+# --- the decision ----------------------------------------------------------------------------------
+
+
+@router.post(
+    "/requests/{request_key}/decision",
+    response_model=RequestOut,
+    tags=["review"],
+    summary="Decide a request (the chair)",
+)
+async def decide(
+    request_key: RequestKey,
+    body: DecisionIn,
+    uow: UowDep,
+    container: ContainerDep,
+    actor: ActorDep,
+    response: Response,
+    if_match: IfMatch = None,
+) -> RequestOut:
+    """under_review -> decided, by the TDA chair only (not a member, not an administrator), with a
+    written rationale. approved_with_conditions needs at least one condition, each with an owner and a
+    due date (or a number of working days). An approval proposes a system to the register. Once
+    published, a decision never changes; the chair may reopen the request for a new round."""
+    request = await find_request(uow, request_key)
+    check_if_match(request, if_match)
+    conditions = [
+        {
+            "text": c.text,
+            "owner": c.owner.model_dump(),
+            "due_date": c.due_date,
+            "due_in_working_days": c.due_in_working_days,
+        }
+        for c in body.conditions
+    ]
+    await services.decide(
+        uow,
+        request_id=request.id,
+        actor=actor,
+        outcome=body.outcome,
+        rationale=body.rationale,
+        conditions=conditions,
+        proposed_system=content_of(body.proposed_system, only_sent=True) if body.proposed_system else None,
+    )
+    return present(request, actor=actor, container=container, response=response)
+
+
+__all__ = ["router"]

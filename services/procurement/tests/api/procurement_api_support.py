@@ -1,0 +1,228 @@
+"""Helpers of the procurement API tests: the fixed clock, the people who call the API, a complete request
+as a client sends it, a handle on the service under test (HTTP client, database, tokens) and the
+problem+json assertion.
+
+Named ``procurement_api_support`` (not ``fakes`` or ``conftest``) because the register's test modules
+are imported in the same pytest session.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from sqlalchemy import text
+
+from estate_procurement.bootstrap import Container
+
+NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
+"""Friday 20 November 2026, 10:00 UTC: the fixed instant of every test unless the test moves it."""
+
+PROBLEM_JSON = "application/problem+json"
+TABLES = (
+    "technology_requests",
+    "request_conditions",
+    "audit_entries",
+    "outbox",
+    "past_decisions",
+)
+
+
+class FixedClock:
+    """A clock that says what it is told; ``set`` moves it."""
+
+    def __init__(self, now: datetime = NOW) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def set(self, now: datetime) -> None:
+        self.now = now
+
+
+@dataclass(frozen=True)
+class Person:
+    subject: str
+    name: str
+    email: str
+    roles: tuple[str, ...]
+
+    @property
+    def ref(self) -> dict[str, str]:
+        return {"id": self.subject, "name": self.name, "email": self.email}
+
+
+ALEX = Person("u-alex", "Alex Requester", "alex@cambridge.gov.uk", ("requester",))
+BEA = Person("u-bea", "Bea Other", "bea@cambridge.gov.uk", ("requester",))
+OWEN = Person("u-owen", "Owen Owner", "owen@cambridge.gov.uk", ("owner",))
+TARA = Person("u-tara", "Tara Member", "tara@cambridge.gov.uk", ("tda_member",))
+OMAR = Person("u-omar", "Omar Member", "omar@cambridge.gov.uk", ("tda_member",))
+CHRIS = Person("u-chris", "Chris Chair", "chris@cambridge.gov.uk", ("tda_chair",))
+ADA = Person("u-ada", "Ada Admin", "ada@cambridge.gov.uk", ("admin",))
+AUD = Person("u-aud", "Aud Itor", "aud@cambridge.gov.uk", ("auditor",))
+
+
+COMPLETE: dict[str, Any] = {
+    "title": "Housing repairs scheduling",
+    "service_area": "housing-repairs",
+    "problem_statement": "Repairs are booked by phone and spreadsheet; jobs are double-booked and tenants wait.",
+    "user_need": "Tenants need to book a repair slot online and know when the operative will arrive.",
+    "business_requirements": "Online booking, operative scheduling, SMS reminders, reporting.",
+    "user_stories": [
+        {"text": "As a tenant I need to book a repair slot online", "priority": "must"},
+        {"text": "As a scheduler I want to see operatives' diaries", "priority": "should"},
+    ],
+    "technical_specification": "SaaS, SSO with Entra ID, REST API for the housing system.",
+    "strategic_alignment": "Supports the channel-shift objective of the TOM.",
+    "options_considered": [
+        {"kind": "buy", "description": "RepairsHub SaaS", "reason": "meets all must-haves", "chosen": True},
+        {"kind": "reuse", "description": "Extend Orchard housing", "reason": "no scheduling module"},
+    ],
+    "proposed_product": "RepairsHub",
+    "proposed_supplier": "Hub Software Ltd",
+    "capabilities": ["repairs scheduling"],
+    "initial_cost": "25000.00",
+    "annual_cost": "18000.00",
+    "annual_licence_cost": "15000.00",
+    "annual_maintenance_cost": "3000.00",
+    "expected_annual_savings": "30000.00",
+    "holds_personal_data": True,
+    "personal_data_categories": ["tenant contact details"],
+    "dpia_needed": True,
+    "hosting": "saas",
+    "integration_approach": "restful_api",
+    "integration_detail": "REST API to Orchard for tenancy data.",
+    "accessibility_assessment": "Supplier VPAT reviewed: WCAG 2.2 AA.",
+    "wcag_level": "AA",
+    "risks": [{"risk": "Supplier lock-in", "mitigation": "App M data extraction clauses", "rag": "amber"}],
+    "stakeholders_engaged": ["Housing repairs team", "3C ICT", "Tenant panel"],
+    "success_criteria": "Half of repairs booked online within a year.",
+    "councils_in_scope": ["CCC"],
+    "category": "it",
+    "data_extraction_clauses": True,
+    "api_clauses": True,
+    "clause_charging": "free",
+    "expected_start_date": "2027-01-04",
+    "term_months": 36,
+}
+"""Everything a request needs to be submitted, as JSON a client sends."""
+
+
+def complete(**overrides: Any) -> dict[str, Any]:
+    fields = copy.deepcopy(COMPLETE)
+    fields.update(overrides)
+    return fields
+
+
+@dataclass
+class Procurement:
+    """The service under test: its HTTP client, its container (database, clock) and token minting."""
+
+    client: httpx.AsyncClient
+    container: Container
+    mint: Any
+
+    def auth(self, person: Person) -> dict[str, str]:
+        return self.mint(*person.roles, subject=person.subject, email=person.email, name=person.name)
+
+    # --- HTTP shorthands ---------------------------------------------------------------------------
+
+    async def call(
+        self,
+        method: str,
+        path: str,
+        person: Person,
+        *,
+        json: Any = None,
+        if_match: str | None = None,
+        params: Any = None,
+    ) -> httpx.Response:
+        headers = self.auth(person)
+        if if_match is not None:
+            headers["If-Match"] = if_match
+        return await self.client.request(method, f"/api/v1{path}", json=json, headers=headers, params=params)
+
+    async def ok(
+        self, method: str, path: str, person: Person, *, json: Any = None, if_match: str | None = None
+    ) -> dict[str, Any]:
+        response = await self.call(method, path, person, json=json, if_match=if_match)
+        assert response.status_code in (200, 201), response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    async def draft(self, person: Person = ALEX, **fields: Any) -> dict[str, Any]:
+        return await self.ok("POST", "/requests", person, json=fields)
+
+    async def submitted(self, person: Person = ALEX, **overrides: Any) -> dict[str, Any]:
+        created = await self.draft(person, **complete(**overrides))
+        return await self.ok("POST", f"/requests/{created['id']}/submit", person)
+
+    async def under_review(self, person: Person = ALEX, **overrides: Any) -> dict[str, Any]:
+        request = await self.submitted(person, **overrides)
+        return await self.ok("POST", f"/requests/{request['id']}/review", TARA)
+
+    async def rate_all(self, request_id: str, reviewer: Person, rating: str = "met") -> None:
+        checklist = await self.ok("GET", f"/requests/{request_id}/checklist", reviewer)
+        for section in checklist["sections"]:
+            for rule in section["rules"]:
+                for item in rule["items"]:
+                    body: dict[str, Any] = {"rating": rating}
+                    if rating in ("partly_met", "not_met"):
+                        body["comment"] = f"{item['id']} needs work"
+                    await self.ok("PUT", f"/requests/{request_id}/ratings/{item['id']}", reviewer, json=body)
+
+    async def read(self, key: str, person: Person = ADA) -> tuple[dict[str, Any], str]:
+        """The request as an administrator sees it, and its ETag."""
+        response = await self.call("GET", f"/requests/{key}", person)
+        assert response.status_code == 200, response.text
+        return response.json(), response.headers["ETag"]
+
+    # --- the database ------------------------------------------------------------------------------
+
+    async def _scalar(self, sql: str, **params: Any) -> Any:
+        async with self.container.sessions() as session:
+            return (await session.execute(text(sql), params)).scalar()
+
+    async def counts(self) -> dict[str, int]:
+        """How many rows each table a command writes holds."""
+        return {table: await self._scalar(f"SELECT count(*) FROM {table}") for table in TABLES}
+
+    async def audit_actions(self, request_id: str) -> list[str]:
+        async with self.container.sessions() as session:
+            rows = await session.execute(
+                text("SELECT action FROM audit_entries WHERE request_id = :id ORDER BY id"),
+                {"id": request_id.replace("-", "")},
+            )
+            return list(rows.scalars())
+
+    @asynccontextmanager
+    async def nothing_written(self, *keys: str) -> AsyncIterator[None]:
+        """The block may fail however it likes, but must add no row anywhere (no audit entry, no event)
+        and leave every request in ``keys`` exactly as it was (same body, same ETag)."""
+        before = await self.counts()
+        records = [await self.read(key) for key in keys]
+        yield
+        assert await self.counts() == before
+        for key, record in zip(keys, records, strict=True):
+            assert await self.read(key) == record, f"{key} changed"
+
+
+def problem(response: httpx.Response, status: int, *, field: str | None = None) -> dict[str, Any]:
+    """Assert an RFC 9457 problem of that status, naming ``field`` in its errors when given."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith(PROBLEM_JSON)
+    body: dict[str, Any] = response.json()
+    assert body["status"] == status
+    assert body["type"].startswith("https://")
+    assert body["title"]
+    assert body["detail"]
+    if field is not None:
+        pointers = [e["pointer"] for e in body.get("errors", [])]
+        assert any(p.split("/")[-1] == field or f"/{field}/" in p for p in pointers), (field, body)
+    return body
