@@ -204,6 +204,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 "ESTATE_PROCUREMENT_DATABASE_URL": procurement_url,
                 "ESTATE_AUTH_DEV_KEY_PATH": str(logs / "key.pem"),
             }
+            if args.relay_poll_ms is not None:
+                env["ESTATE_RELAY_POLL_INTERVAL_MS"] = str(args.relay_poll_ms)
             bin_dir = harness.VENV_BIN
             children.append(
                 harness.start_child(
@@ -255,6 +257,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "decisions": args.decisions,
         "interval_s": args.interval,
+        "relay_poll_interval_ms": args.relay_poll_ms or "default (ESTATE_RELAY_POLL_INTERVAL_MS)",
         "raw_broker_hop": harness.latency_summary(hop, args.decisions * args.interval),
         "decision_to_planned_system": harness.latency_summary(flow, elapsed, errors=missing),
         "ratio_p50_flow_to_hop": round(
@@ -270,6 +273,12 @@ def main() -> None:
     )
     parser.add_argument("--decisions", type=int, default=300)
     parser.add_argument("--interval", type=float, default=0.1, help="seconds between decisions (and hops)")
+    parser.add_argument(
+        "--relay-poll-ms",
+        type=int,
+        default=None,
+        help="what-if: the relay's poll interval (default: as deployed)",
+    )
     parser.add_argument("--out", type=Path, default=BENCH / "results" / "flow.json")
     args = parser.parse_args()
     results = asyncio.run(run(args))

@@ -29,28 +29,10 @@ from pathlib import Path
 from typing import Any
 
 from estate_procurement.domain.similarity import CatalogueSystem, PastDecision, ReuseQuery, SimilarityIndex
+from estate_register.demo_data import SERVICE_AREAS as REGISTER_SERVICE_AREAS
 
-SERVICE_AREAS = [
-    "Customer Services",
-    "Environmental Health",
-    "Local Taxation",
-    "Commercial Services",
-    "Streets and Open Spaces",
-    "Housing Services (City Homes)",
-    "Housing Advice",
-    "Housing Development Agency",
-    "Housing Maintenance and Assets",
-    "Cultural Services",
-    "Greater Cambridge Shared Planning",
-    "Greater Cambridge Shared Waste",
-    "Finance",
-    "Human Resources",
-    "Building Control",
-    "Information Governance",
-    "Elections",
-    "Community Safety",
-    "Digital Service",
-]
+# The Cambridge demo estate's service areas: the same vocabulary as the register benchmark.
+SERVICE_AREAS = list(REGISTER_SERVICE_AREAS)
 
 # (supplier, product, capabilities, service areas it usually serves)
 PRODUCTS: list[tuple[str, str, tuple[str, ...], tuple[str, ...]]] = [

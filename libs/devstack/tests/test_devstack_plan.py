@@ -12,7 +12,8 @@ from estate_contracts.topics import ALL_TOPICS
 from estate_devstack import plan as plan_module
 from estate_devstack.plan import PlanError, make_plan
 from estate_devstack.specs import SERVICES, topics
-from estate_register.adapters.messaging.subscribers import GROUP_ID
+from estate_procurement.adapters.messaging.subscribers import GROUP_ID as PROCUREMENT_GROUP_ID
+from estate_register.adapters.messaging.subscribers import GROUP_ID as REGISTER_GROUP_ID
 
 
 def plan_for(tmp_path: Path, environ: dict[str, str] | None = None, **options: object):  # type: ignore[no-untyped-def]
@@ -27,19 +28,28 @@ def plan_for(tmp_path: Path, environ: dict[str, str] | None = None, **options: o
 
 def test_embedded_broker_gets_the_embedded_profile_and_sqlite_lives_in_the_data_dir(tmp_path: Path) -> None:
     plan = plan_for(tmp_path)
-    (http, worker, relay) = plan.processes()
+    processes = plan.processes()
+    assert [p.argv[-2:] for p in processes] == [
+        [f"estate_{service}.entrypoints.cli", command]
+        for service in ("register", "procurement")
+        for command in ("http", "worker", "relay")
+    ]
     assert plan.broker.embedded
-    for process in (http, worker, relay):
+    for process in processes:
+        service = process.argv[-2].split(".")[0].removeprefix("estate_")
         assert process.env["ESTATE_KAFKA_PROFILE"] == "embedded"
         assert process.env["ESTATE_KAFKA_BOOTSTRAP_SERVERS"] == plan.broker.bootstrap_servers
-        assert process.env["ESTATE_REGISTER_DATABASE_URL"] == (
-            f"sqlite+aiosqlite:///{(tmp_path / 'var' / 'register.db').resolve()}"
+        assert process.env[f"ESTATE_{service.upper()}_DATABASE_URL"] == (
+            f"sqlite+aiosqlite:///{(tmp_path / 'var' / f'{service}.db').resolve()}"
         )
         assert process.env["ESTATE_AUTH_DEV_KEY_PATH"] == str(
             (tmp_path / "var" / "dev-jwt-key.pem").resolve()
         )
+    http, worker, _relay, procurement_http = processes[:4]
     assert http.argv[1:] == ["-m", "estate_register.entrypoints.cli", "http"]
     assert http.ready_url == f"http://127.0.0.1:{plan.http_ports['register']}/health/ready"
+    assert procurement_http.ready_url == f"http://127.0.0.1:{plan.http_ports['procurement']}/health/ready"
+    assert plan.http_ports["procurement"] == plan.http_ports["register"] + 1
     assert worker.ready_url is None
 
 
@@ -90,9 +100,15 @@ def test_a_taken_port_named_on_the_command_line_is_an_error_but_a_taken_default_
 def test_no_demo_data_leaves_out_only_the_demo_data_command(tmp_path: Path) -> None:
     with_demo = [task.argv[-1] for task in plan_for(tmp_path).setup_tasks()]
     without = [task.argv[-1] for task in plan_for(tmp_path, demo_data=False).setup_tasks()]
-    assert with_demo == ["migrate", "demo-data"]
-    assert without == ["migrate"]
+    # Every service is migrated before any demo data is loaded (the demo requests' approval is planned
+    # in a register that already exists).
+    assert with_demo == ["migrate", "migrate", "demo-data", "demo-data"]
+    assert without == ["migrate", "migrate"]
 
 
-def test_topics_include_every_event_topic_and_the_register_worker_dead_letter_topic() -> None:
-    assert set(topics(SERVICES)) == {*ALL_TOPICS, f"estate.dlq.{GROUP_ID}"}
+def test_topics_include_every_event_topic_and_each_worker_dead_letter_topic() -> None:
+    assert set(topics(SERVICES)) == {
+        *ALL_TOPICS,
+        f"estate.dlq.{REGISTER_GROUP_ID}",
+        f"estate.dlq.{PROCUREMENT_GROUP_ID}",
+    }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -51,10 +52,11 @@ class Stack:
     def __init__(self, up: EstateUp) -> None:
         self.token = up.wait_for(r"export ESTATE_TOKEN=(\S+)").group(1)
         self.api = up.wait_for(r"register\s+API docs\s+(http://\S+)/docs").group(1)
+        self.procurement = up.wait_for(r"procurement\s+API docs\s+(http://\S+)/docs").group(1)
 
-    def get(self, path: str, token: str | None = None) -> httpx.Response:
+    def get(self, path: str, token: str | None = None, *, api: str | None = None) -> httpx.Response:
         headers = {"Authorization": f"Bearer {token or self.token}"}
-        return httpx.get(f"{self.api}{path}", headers=headers, timeout=10)
+        return httpx.get(f"{api or self.api}{path}", headers=headers, timeout=10)
 
 
 def all_systems(stack: Stack) -> list[dict[str, object]]:
@@ -64,6 +66,17 @@ def all_systems(stack: Stack) -> list[dict[str, object]]:
     assert body["total"] == len(body["items"])
     items: list[dict[str, object]] = body["items"]
     return items
+
+
+def planned_systems(stack: Stack) -> set[object]:
+    """The register's planned systems once the demo approval has travelled from procurement (or 30 s)."""
+    planned: set[object] = set()
+    for _ in range(100):
+        planned = {s["name"] for s in all_systems(stack) if s["lifecycle_stage"] == "planned"}
+        if "EngageHQ" in planned:
+            break
+        time.sleep(0.3)
+    return planned
 
 
 def run_estate(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -105,6 +118,18 @@ def test_up_serves_the_demo_estate_restarts_crashes_and_ctrl_c_stops_everything(
     assert me.status_code == 200, me.text
     assert "tda_chair" in me.json()["roles"]
 
+    # The procurement service runs beside it with its demo requests; the demo approval reaches the
+    # register as a planned system, and the register's systems reach procurement's re-use candidates.
+    requests = stack.get("/api/v1/requests?limit=50", token=minted.stdout.strip(), api=stack.procurement)
+    assert requests.status_code == 200, requests.text
+    assert len(requests.json()["items"]) == 6
+    assert "EngageHQ" in planned_systems(stack)
+    street = stack.get(
+        "/api/v1/requests/TR-2026-0003/candidates", token=minted.stdout.strip(), api=stack.procurement
+    )
+    assert street.status_code == 200, street.text
+    assert "Alloy" in {c["name"] for c in street.json()}
+
     status = run_estate(tmp_path, "status", "--data-dir", "var")
     assert status.returncode == 0, status.stdout + status.stderr
     assert "ready" in status.stdout
@@ -115,12 +140,13 @@ def test_up_serves_the_demo_estate_restarts_crashes_and_ctrl_c_stops_everything(
     assert "already running" in rival.stderr
 
     # A process that dies is reported and started again.
-    (worker,) = [p for p in up.descendants() if p.cmdline()[-1:] == ["worker"]]
+    register_worker = ["estate_register.entrypoints.cli", "worker"]
+    (worker,) = [p for p in up.descendants() if p.cmdline()[-2:] == register_worker]
     mark = len(up.lines)
     worker.kill()
     up.wait_for(r"register-worker exited with code -9 .*restarting", timeout_s=30, start=mark)
     up.wait_for(r"register-worker\s+\|.*FastStream app started", timeout_s=60, start=mark)
-    (restarted,) = [p for p in up.descendants() if p.cmdline()[-1:] == ["worker"]]
+    (restarted,) = [p for p in up.descendants() if p.cmdline()[-2:] == register_worker]
     assert restarted.pid != worker.pid
 
     stop_and_assert_clean(up, stack)
@@ -130,6 +156,7 @@ def test_up_serves_the_demo_estate_restarts_crashes_and_ctrl_c_stops_everything(
 def test_a_second_up_on_the_same_data_keeps_one_copy_of_the_demo_data(launch: Launch) -> None:
     first = launch()
     stack = Stack(first)
+    assert "EngageHQ" in planned_systems(stack)
     before = sorted(str(system["name"]) for system in all_systems(stack))
     assert before.count("Orchard") == 1
     stop_and_assert_clean(first, stack)

@@ -1,7 +1,8 @@
 """The ``outbox`` and ``inbox`` tables every service adds to its own database.
 
-Services include :data:`eventing_metadata` in their Alembic target metadata and write their own migration
-for these two tables. The definitions work on PostgreSQL (production, tests) and SQLite (a newcomer's
+Services include :data:`eventing_metadata` in their Alembic target metadata and create these two tables in
+their first migration with :func:`estate_eventing.migrations.create_eventing_tables`, which builds them
+from the definitions below. The definitions work on PostgreSQL (production, tests) and SQLite (a newcomer's
 first run).
 
 Instants are stored as ``DateTime(timezone=True)``: ``timestamptz`` on PostgreSQL; on SQLite (which has no

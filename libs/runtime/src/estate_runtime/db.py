@@ -1,9 +1,12 @@
 """Database plumbing every service shares: engines and sessions built from a URL (nothing connects at
-import), the naming convention and column types its records use, and Alembic upgrades run from code."""
+import), the naming convention and column types its records use, Alembic upgrades run from code (and the
+body of every service's ``env.py``), and the SQL side of a unit of work: how it commits, rolls back and
+puts events in the outbox."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -11,9 +14,15 @@ from typing import Any
 import orjson
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import DateTime, Dialect, Numeric, TypeDecorator, event
+from sqlalchemy import Connection, DateTime, Dialect, MetaData, Numeric, TypeDecorator, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from estate_contracts.envelope import Envelope
+from estate_eventing.outbox import add_to_outbox
+from estate_runtime.errors import Conflict
+from estate_runtime.uow import Outbox
 
 
 def _json_text(value: Any) -> str:
@@ -112,3 +121,88 @@ def upgrade(url: str, migrations: Path, revision: str = "head") -> None:
 async def upgrade_async(url: str, migrations: Path) -> None:
     """Run the upgrade in a worker thread (a service's env.py runs its own event loop)."""
     await asyncio.to_thread(upgrade, url, migrations)
+
+
+def run_migrations(target_metadata: Sequence[MetaData]) -> None:
+    """The body of a service's Alembic ``env.py``: run the migrations against ``sqlalchemy.url`` of the
+    configuration being run, over an async engine (SQLite in batch mode), or print them as SQL offline.
+    ``target_metadata`` is what autogenerate compares with: the service's records and the eventing tables."""
+    from alembic import context
+
+    config = context.config
+    metadata = list(target_metadata)
+
+    def run(connection: Connection) -> None:
+        context.configure(
+            connection=connection,
+            target_metadata=metadata,
+            render_as_batch=connection.dialect.name == "sqlite",
+            compare_type=True,
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+
+    async def online() -> None:
+        engine = make_engine(config.get_main_option("sqlalchemy.url") or "")
+        async with engine.connect() as connection:
+            await connection.run_sync(run)
+        await engine.dispose()
+
+    if context.is_offline_mode():
+        context.configure(url=config.get_main_option("sqlalchemy.url"), target_metadata=metadata)
+        with context.begin_transaction():
+            context.run_migrations()
+    else:
+        asyncio.run(online())
+
+
+class SqlOutbox(Outbox):
+    """Events for the relay, inserted in the caller's transaction (the state change's)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def put(self, envelope: Envelope, *, topic: str) -> None:
+        await add_to_outbox(self.session, envelope, topic)
+
+
+class SessionUnitOfWork:
+    """How a service's SQL unit of work ends, over a ``session`` it owns: ``commit`` commits it (a unique
+    or foreign key clash becomes a Conflict), leaving the ``async with`` block rolls back whatever was not
+    committed and closes the session. Put it before the service's ``UnitOfWork`` port in the bases."""
+
+    session: AsyncSession
+
+    async def __aexit__(self, *exc: object) -> None:
+        try:
+            await self.session.rollback()
+        finally:
+            await self.session.close()
+
+    async def commit(self) -> None:
+        try:
+            await self.session.commit()
+        except IntegrityError as exc:
+            await self.session.rollback()
+            raise Conflict(f"the change clashes with a record already stored: {exc.orig}") from exc
+
+    async def rollback(self) -> None:
+        await self.session.rollback()
+
+    async def flush(self) -> None:
+        await self.session.flush()
+
+
+class JoinedSessionUnitOfWork(SessionUnitOfWork):
+    """A unit of work inside a transaction someone else owns (a consumer's inbox transaction): its
+    ``commit`` only flushes and it never rolls back or closes, so the owner commits or rolls back the
+    inbox claim and the change together. Put it before the service's SQL unit of work in the bases."""
+
+    async def __aexit__(self, *exc: object) -> None:
+        """The owner of the transaction ends it."""
+
+    async def commit(self) -> None:
+        await self.session.flush()
+
+    async def rollback(self) -> None:
+        """The owner of the transaction rolls back."""

@@ -21,9 +21,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from estate_contracts.envelope import EventPayload
 from estate_eventing.consumer import Subscription
+from estate_eventing.correlation import configure_logging
 from estate_eventing.publisher import KafkaPublisher
 from estate_eventing.relay import OutboxRelay
 from estate_eventing.settings import BrokerSettings, RelaySettings
+from estate_runtime.auth import AuthSettings
+from estate_runtime.settings import ServiceSettings
 
 
 def stop_event() -> asyncio.Event:
@@ -42,6 +45,11 @@ def serve_metrics(port: int | None, host: str) -> None:
         start_http_server(port, addr=host)
 
 
+def serve_service_metrics(settings: ServiceSettings) -> None:
+    """:func:`serve_metrics` on the service's ``metrics_port`` (if set), beside its HTTP host."""
+    serve_metrics(settings.metrics_port, settings.http_host)
+
+
 def run_http(factory: str, *, host: str, port: int, workers: int) -> None:
     """Serve ``factory`` (``module:function`` building the app) with uvicorn; logs stay the service's JSON."""
     uvicorn.run(
@@ -53,6 +61,15 @@ def run_http(factory: str, *, host: str, port: int, workers: int) -> None:
         log_config=None,
         access_log=False,
     )
+
+
+def serve_http(factory: str, settings: ServiceSettings, service: str) -> None:
+    """A service's ``http`` process: its JSON logs, a check that tokens can be verified (so a missing
+    ``ESTATE_AUTH_*`` setting fails now, in the parent, not in every worker), then :func:`run_http` on the
+    service's host, port and worker count. ``factory`` builds the app in each worker process."""
+    configure_logging(service)
+    AuthSettings()
+    run_http(factory, host=settings.http_host, port=settings.http_port, workers=settings.http_workers)
 
 
 def worker_app(

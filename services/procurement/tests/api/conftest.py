@@ -9,7 +9,6 @@ few hundred, and every test still owns its file.
 from __future__ import annotations
 
 import shutil
-import uuid
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -18,7 +17,8 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
-from procurement_api_support import NOW, FixedClock, Procurement
+from procurement_api_support import NOW, Procurement
+from procurement_fakes import CATALOGUE, FixedClock
 
 from estate_procurement.adapters.db.migrate import upgrade
 from estate_procurement.adapters.db.reuse_store import SqlReuseStore
@@ -29,41 +29,6 @@ from estate_procurement.settings import AuthSettings, ProcurementSettings
 from estate_runtime.auth import mint_token
 
 Mint = Callable[..., dict[str, str]]
-
-ALLOY = CatalogueSystem(
-    id=uuid.UUID(int=100),
-    reference="SYS-0001",
-    name="Alloy",
-    description="Asset management for highways, trees and parks: inspections, defects and works orders.",
-    capabilities=("asset management", "inspections"),
-    supplier="Yotta",
-    product_family="Alloy",
-    service_areas=("Streets and Open Spaces",),
-    councils=("CCC", "SCDC"),
-)
-UNIFORM = CatalogueSystem(
-    id=uuid.UUID(int=101),
-    reference="SYS-0002",
-    name="Uniform",
-    description="Planning applications and building control casework.",
-    capabilities=("planning applications", "building control"),
-    supplier="Idox",
-    product_family="Uniform",
-    service_areas=("Greater Cambridge Shared Planning",),
-    councils=("CCC", "SCDC"),
-)
-ORCHARD = CatalogueSystem(
-    id=uuid.UUID(int=102),
-    reference="SYS-0003",
-    name="Orchard Housing",
-    description="Housing management: tenancies, rents and repairs.",
-    capabilities=("housing management", "repairs"),
-    supplier="Orchard Information Systems",
-    product_family="Orchard",
-    service_areas=("Housing",),
-    councils=("CCC",),
-)
-CATALOGUE = (ALLOY, UNIFORM, ORCHARD)
 
 
 def sqlite_url(path: Path) -> str:

@@ -1,4 +1,4 @@
-"""Helpers of the procurement API tests: the fixed clock, the people who call the API, a complete request
+"""Helpers of the procurement API tests: the fixed instant, the people who call the API, a complete request
 as a client sends it, a handle on the service under test (HTTP client, database, tokens) and the
 problem+json assertion.
 
@@ -8,14 +8,15 @@ are imported in the same pytest session.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any
 
 import httpx
+from procurement_fakes import complete_fields
 from sqlalchemy import text
 
 from estate_procurement.bootstrap import Container
@@ -31,19 +32,6 @@ TABLES = (
     "outbox",
     "past_decisions",
 )
-
-
-class FixedClock:
-    """A clock that says what it is told; ``set`` moves it."""
-
-    def __init__(self, now: datetime = NOW) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def set(self, now: datetime) -> None:
-        self.now = now
 
 
 @dataclass(frozen=True)
@@ -68,56 +56,20 @@ ADA = Person("u-ada", "Ada Admin", "ada@cambridge.gov.uk", ("admin",))
 AUD = Person("u-aud", "Aud Itor", "aud@cambridge.gov.uk", ("auditor",))
 
 
-COMPLETE: dict[str, Any] = {
-    "title": "Housing repairs scheduling",
-    "service_area": "housing-repairs",
-    "problem_statement": "Repairs are booked by phone and spreadsheet; jobs are double-booked and tenants wait.",
-    "user_need": "Tenants need to book a repair slot online and know when the operative will arrive.",
-    "business_requirements": "Online booking, operative scheduling, SMS reminders, reporting.",
-    "user_stories": [
-        {"text": "As a tenant I need to book a repair slot online", "priority": "must"},
-        {"text": "As a scheduler I want to see operatives' diaries", "priority": "should"},
-    ],
-    "technical_specification": "SaaS, SSO with Entra ID, REST API for the housing system.",
-    "strategic_alignment": "Supports the channel-shift objective of the TOM.",
-    "options_considered": [
-        {"kind": "buy", "description": "RepairsHub SaaS", "reason": "meets all must-haves", "chosen": True},
-        {"kind": "reuse", "description": "Extend Orchard housing", "reason": "no scheduling module"},
-    ],
-    "proposed_product": "RepairsHub",
-    "proposed_supplier": "Hub Software Ltd",
-    "capabilities": ["repairs scheduling"],
-    "initial_cost": "25000.00",
-    "annual_cost": "18000.00",
-    "annual_licence_cost": "15000.00",
-    "annual_maintenance_cost": "3000.00",
-    "expected_annual_savings": "30000.00",
-    "holds_personal_data": True,
-    "personal_data_categories": ["tenant contact details"],
-    "dpia_needed": True,
-    "hosting": "saas",
-    "integration_approach": "restful_api",
-    "integration_detail": "REST API to Orchard for tenancy data.",
-    "accessibility_assessment": "Supplier VPAT reviewed: WCAG 2.2 AA.",
-    "wcag_level": "AA",
-    "risks": [{"risk": "Supplier lock-in", "mitigation": "App M data extraction clauses", "rag": "amber"}],
-    "stakeholders_engaged": ["Housing repairs team", "3C ICT", "Tenant panel"],
-    "success_criteria": "Half of repairs booked online within a year.",
-    "councils_in_scope": ["CCC"],
-    "category": "it",
-    "data_extraction_clauses": True,
-    "api_clauses": True,
-    "clause_charging": "free",
-    "expected_start_date": "2027-01-04",
-    "term_months": 36,
-}
-"""Everything a request needs to be submitted, as JSON a client sends."""
-
-
 def complete(**overrides: Any) -> dict[str, Any]:
-    fields = copy.deepcopy(COMPLETE)
-    fields.update(overrides)
-    return fields
+    """Everything a request needs to be submitted, as JSON a client sends: the unit tests' complete request
+    (``procurement_fakes.complete_fields``) starting after ``NOW``, money as strings and dates in ISO form."""
+    fields = complete_fields(capabilities=["repairs scheduling"], expected_start_date=date(2027, 1, 4))
+    as_json = {
+        key: str(value)
+        if isinstance(value, Decimal)
+        else value.isoformat()
+        if isinstance(value, date)
+        else value
+        for key, value in fields.items()
+    }
+    as_json.update(overrides)
+    return as_json
 
 
 @dataclass
@@ -151,10 +103,14 @@ class Procurement:
     async def ok(
         self, method: str, path: str, person: Person, *, json: Any = None, if_match: str | None = None
     ) -> dict[str, Any]:
-        response = await self.call(method, path, person, json=json, if_match=if_match)
-        assert response.status_code in (200, 201), response.text
-        body: dict[str, Any] = response.json()
-        return body
+        return succeeded(await self.call(method, path, person, json=json, if_match=if_match))
+
+    async def edit(
+        self, request_id: str, person: Person, changes: dict[str, Any], *, version: int | None = 1
+    ) -> httpx.Response:
+        """PATCH the request with ``If-Match`` naming ``version`` of it (none when ``version`` is None)."""
+        if_match = None if version is None else f'"{request_id}:{version}"'
+        return await self.call("PATCH", f"/requests/{request_id}", person, json=changes, if_match=if_match)
 
     async def draft(self, person: Person = ALEX, **fields: Any) -> dict[str, Any]:
         return await self.ok("POST", "/requests", person, json=fields)
@@ -166,6 +122,23 @@ class Procurement:
     async def under_review(self, person: Person = ALEX, **overrides: Any) -> dict[str, Any]:
         request = await self.submitted(person, **overrides)
         return await self.ok("POST", f"/requests/{request['id']}/review", TARA)
+
+    async def rated(self, person: Person = ALEX, **overrides: Any) -> dict[str, Any]:
+        """A request under review whose every item Tara rated met: ready for the chair."""
+        request = await self.under_review(person, **overrides)
+        await self.rate_all(request["id"], TARA)
+        return request
+
+    async def decide(
+        self, request_id: str, outcome: str, rationale: str, *, person: Person = CHRIS, **more: Any
+    ) -> httpx.Response:
+        """Send ``person``'s decision (``more``: other body fields, such as ``conditions``), as it comes."""
+        body = {"outcome": outcome, "rationale": rationale, **more}
+        return await self.call("POST", f"/requests/{request_id}/decision", person, json=body)
+
+    async def decided(self, request_id: str, outcome: str, rationale: str, **more: Any) -> dict[str, Any]:
+        """The chair's decision, which must succeed: the request as decided."""
+        return succeeded(await self.decide(request_id, outcome, rationale, **more))
 
     async def rate_all(self, request_id: str, reviewer: Person, rating: str = "met") -> None:
         checklist = await self.ok("GET", f"/requests/{request_id}/checklist", reviewer)
@@ -211,6 +184,13 @@ class Procurement:
         assert await self.counts() == before
         for key, record in zip(keys, records, strict=True):
             assert await self.read(key) == record, f"{key} changed"
+
+
+def succeeded(response: httpx.Response) -> dict[str, Any]:
+    """Assert a 200 or 201 and return the body."""
+    assert response.status_code in (200, 201), response.text
+    body: dict[str, Any] = response.json()
+    return body
 
 
 def problem(response: httpx.Response, status: int, *, field: str | None = None) -> dict[str, Any]:

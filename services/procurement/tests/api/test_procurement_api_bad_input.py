@@ -5,21 +5,28 @@ from __future__ import annotations
 
 from typing import Any
 
-from procurement_api_support import ADA, ALEX, BEA, CHRIS, OWEN, TARA, Procurement, complete, problem
+import pytest
+from procurement_api_support import (
+    ADA,
+    ALEX,
+    BEA,
+    OWEN,
+    TARA,
+    Person,
+    Procurement,
+    complete,
+    problem,
+    succeeded,
+)
 
 
 async def _decided_with_condition(service: Procurement) -> tuple[dict[str, Any], dict[str, Any]]:
-    request = await service.under_review()
-    await service.rate_all(request["id"], TARA)
-    decided = await service.ok(
-        "POST",
-        f"/requests/{request['id']}/decision",
-        CHRIS,
-        json={
-            "outcome": "approved_with_conditions",
-            "rationale": "Fine with an audit",
-            "conditions": [{"text": "Audit it", "owner": OWEN.ref, "due_date": "2026-11-30"}],
-        },
+    request = await service.rated()
+    decided = await service.decided(
+        request["id"],
+        "approved_with_conditions",
+        "Fine with an audit",
+        conditions=[{"text": "Audit it", "owner": OWEN.ref, "due_date": "2026-11-30"}],
     )
     return decided, decided["conditions"][0]
 
@@ -59,35 +66,19 @@ async def test_a_missing_part_deep_inside_a_list_points_at_it(service: Procureme
     assert [e["pointer"] for e in body["errors"]] == ["/body/risks/0/mitigation"]
 
 
-async def test_a_tda_member_cannot_decide(service: Procurement) -> None:
+@pytest.mark.parametrize("someone", [TARA, ADA], ids=["tda_member", "administrator"])
+async def test_only_the_chair_can_decide_or_reopen(service: Procurement, someone: Person) -> None:
     request = await service.under_review()
 
     async with service.nothing_written(request["id"]):
-        response = await service.call(
-            "POST",
-            f"/requests/{request['id']}/decision",
-            TARA,
-            json={"outcome": "approved", "rationale": "Looks fine"},
+        decide = await service.decide(request["id"], "approved", "Looks fine", person=someone)
+        reopen = await service.call(
+            "POST", f"/requests/{request['id']}/reopen", someone, json={"reason": "why"}
         )
 
-    body = problem(response, 403)
+    body = problem(decide, 403)
     assert "chair" in body["detail"]
     assert body["title"] == "Not allowed"
-
-
-async def test_an_administrator_cannot_decide_or_reopen(service: Procurement) -> None:
-    request = await service.under_review()
-
-    async with service.nothing_written(request["id"]):
-        decide = await service.call(
-            "POST",
-            f"/requests/{request['id']}/decision",
-            ADA,
-            json={"outcome": "approved", "rationale": "ok"},
-        )
-        reopen = await service.call("POST", f"/requests/{request['id']}/reopen", ADA, json={"reason": "why"})
-
-    problem(decide, 403)
     problem(reopen, 403)
 
 
@@ -96,12 +87,7 @@ async def test_a_transition_from_the_wrong_state_is_a_conflict_naming_the_state(
 
     async with service.nothing_written(draft["id"]):
         review = await service.call("POST", f"/requests/{draft['id']}/review", TARA)
-        decide = await service.call(
-            "POST",
-            f"/requests/{draft['id']}/decision",
-            CHRIS,
-            json={"outcome": "approved", "rationale": "ok"},
-        )
+        decide = await service.decide(draft["id"], "approved", "ok")
         resubmit = await service.call(
             "POST", f"/requests/{draft['id']}/resubmit", ALEX, json={"answers": "x"}
         )
@@ -115,12 +101,7 @@ async def test_a_decided_request_cannot_be_decided_again_or_withdrawn(service: P
     decided, _ = await _decided_with_condition(service)
 
     async with service.nothing_written(decided["id"]):
-        again = await service.call(
-            "POST",
-            f"/requests/{decided['id']}/decision",
-            CHRIS,
-            json={"outcome": "not_approved", "rationale": "Changed my mind"},
-        )
+        again = await service.decide(decided["id"], "not_approved", "Changed my mind")
         withdraw = await service.call(
             "POST", f"/requests/{decided['id']}/withdraw", ALEX, json={"reason": "no"}
         )
@@ -144,56 +125,48 @@ async def test_rating_an_item_not_in_the_pinned_checklist_names_the_item_and_ver
     assert "tda-review@1" in body["detail"]
 
 
-async def test_a_rating_needs_a_comment_when_not_met_and_a_known_rating(service: Procurement) -> None:
+@pytest.mark.parametrize(
+    ("rater", "rating", "status", "field"),
+    [
+        (TARA, {"rating": "not_met"}, 422, "comment"),
+        (TARA, {"rating": "great"}, 422, "rating"),
+        (TARA, {"rating": "met", "evidence_url": "javascript:alert(1)"}, 422, "evidence_url"),
+        (ALEX, {"rating": "met"}, 403, None),
+    ],
+    ids=["not_met_without_comment", "unknown_rating", "evidence_not_a_web_link", "by_the_requester"],
+)
+async def test_a_rating_needs_a_comment_when_not_met_a_known_rating_and_a_tda_rater(
+    service: Procurement, rater: Person, rating: dict[str, Any], status: int, field: str | None
+) -> None:
     request = await service.under_review()
 
     async with service.nothing_written(request["id"]):
-        no_comment = await service.call(
-            "PUT", f"/requests/{request['id']}/ratings/R1.1", TARA, json={"rating": "not_met"}
-        )
-        unknown = await service.call(
-            "PUT", f"/requests/{request['id']}/ratings/R1.1", TARA, json={"rating": "great"}
-        )
-        bad_link = await service.call(
-            "PUT",
-            f"/requests/{request['id']}/ratings/R1.1",
-            TARA,
-            json={"rating": "met", "evidence_url": "javascript:alert(1)"},
-        )
-        requester = await service.call(
-            "PUT", f"/requests/{request['id']}/ratings/R1.1", ALEX, json={"rating": "met"}
-        )
+        response = await service.call("PUT", f"/requests/{request['id']}/ratings/R1.1", rater, json=rating)
 
-    problem(no_comment, 422, field="comment")
-    problem(unknown, 422, field="rating")
-    problem(bad_link, 422, field="evidence_url")
-    problem(requester, 403)
+    problem(response, status, field=field)
 
 
-async def test_a_condition_without_an_owner_is_refused(service: Procurement) -> None:
-    request = await service.under_review()
-    await service.rate_all(request["id"], TARA)
-    decision = {
-        "outcome": "approved_with_conditions",
-        "rationale": "With an audit",
-        "conditions": [{"text": "Audit it", "due_in_working_days": 5}],
-    }
+@pytest.mark.parametrize(
+    ("conditions", "pointer"),
+    [
+        ([{"text": "Audit it", "due_in_working_days": 5}], "/body/conditions/0/owner"),
+        ([{"text": "Audit it", "owner": OWEN.ref}], "/body/conditions/0/due_date"),
+        ([], "/body/conditions"),
+    ],
+    ids=["without_an_owner", "without_a_due_date", "none_at_all"],
+)
+async def test_a_condition_without_an_owner_or_due_date_is_refused(
+    service: Procurement, conditions: list[dict[str, Any]], pointer: str
+) -> None:
+    request = await service.rated()
 
     async with service.nothing_written(request["id"]):
-        no_owner = await service.call("POST", f"/requests/{request['id']}/decision", CHRIS, json=decision)
-        no_due = await service.call(
-            "POST",
-            f"/requests/{request['id']}/decision",
-            CHRIS,
-            json={**decision, "conditions": [{"text": "Audit it", "owner": OWEN.ref}]},
-        )
-        none_at_all = await service.call(
-            "POST", f"/requests/{request['id']}/decision", CHRIS, json={**decision, "conditions": []}
+        response = await service.decide(
+            request["id"], "approved_with_conditions", "With an audit", conditions=conditions
         )
 
-    assert problem(no_owner, 422, field="owner")["errors"][0]["pointer"] == "/body/conditions/0/owner"
-    problem(no_due, 422, field="due_date")
-    problem(none_at_all, 422, field="conditions")
+    body = problem(response, 422, field=pointer.rsplit("/", 1)[-1])
+    assert body["errors"][0]["pointer"] == pointer
 
 
 async def test_an_unknown_field_is_refused_by_name(service: Procurement) -> None:
@@ -201,53 +174,51 @@ async def test_an_unknown_field_is_refused_by_name(service: Procurement) -> None
 
     async with service.nothing_written(draft["id"]):
         create = await service.call("POST", "/requests", ALEX, json={"title": "x", "anual_cost": "10.00"})
-        patch = await service.call(
-            "PATCH", f"/requests/{draft['id']}", ALEX, json={"titel": "y"}, if_match=f'"{draft["id"]}:1"'
-        )
-        decide = await service.call(
-            "POST",
-            f"/requests/{draft['id']}/decision",
-            CHRIS,
-            json={"outcome": "approved", "rationale": "x", "votes": 3},
-        )
+        patch = await service.edit(draft["id"], ALEX, {"titel": "y"})
+        decide = await service.decide(draft["id"], "approved", "x", votes=3)
 
     assert "anual_cost" in problem(create, 422, field="anual_cost")["detail"]
     problem(patch, 422, field="titel")
     problem(decide, 422, field="votes")
 
 
-async def test_bad_values_are_refused_with_their_field(service: Procurement) -> None:
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"annual_cost": "12.345"}, "annual_cost"),
+        ({"initial_cost": "-1"}, "initial_cost"),
+        ({"councils_in_scope": ["cambridge"]}, None),
+        ({"annual_cost": "10.00", "annual_licence_cost": "20.00"}, "annual_cost"),
+    ],
+    ids=["money_with_three_decimals", "negative_money", "unknown_council", "licence_above_annual_cost"],
+)
+async def test_a_bad_value_is_refused_with_its_field(
+    service: Procurement, fields: dict[str, Any], field: str | None
+) -> None:
     async with service.nothing_written():
-        money = await service.call("POST", "/requests", ALEX, json={"annual_cost": "12.345"})
-        negative = await service.call("POST", "/requests", ALEX, json={"initial_cost": "-1"})
-        council = await service.call("POST", "/requests", ALEX, json={"councils_in_scope": ["cambridge"]})
-        contradiction = await service.call(
-            "POST", "/requests", ALEX, json={"annual_cost": "10.00", "annual_licence_cost": "20.00"}
-        )
-        not_json = await service.client.post(
+        response = await service.call("POST", "/requests", ALEX, json=fields)
+
+    problem(response, 422, field=field)
+
+
+async def test_a_body_that_is_not_json_is_refused(service: Procurement) -> None:
+    async with service.nothing_written():
+        response = await service.client.post(
             "/api/v1/requests",
             content=b"{nope",
             headers={**service.auth(ALEX), "Content-Type": "application/json"},
         )
 
-    problem(money, 422, field="annual_cost")
-    problem(negative, 422, field="initial_cost")
-    problem(council, 422)
-    problem(contradiction, 422, field="annual_cost")
-    problem(not_json, 422)
+    problem(response, 422)
 
 
 async def test_editing_without_if_match_needs_one_and_a_stale_one_is_refused(service: Procurement) -> None:
     draft = await service.draft(title="Concurrent edits")
-    await service.ok(
-        "PATCH", f"/requests/{draft['id']}", ALEX, json={"user_need": "x"}, if_match=f'"{draft["id"]}:1"'
-    )
+    succeeded(await service.edit(draft["id"], ALEX, {"user_need": "x"}))
 
     async with service.nothing_written(draft["id"]):
-        missing = await service.call("PATCH", f"/requests/{draft['id']}", ALEX, json={"title": "Mine"})
-        stale = await service.call(
-            "PATCH", f"/requests/{draft['id']}", ALEX, json={"title": "Mine"}, if_match=f'"{draft["id"]}:1"'
-        )
+        missing = await service.edit(draft["id"], ALEX, {"title": "Mine"}, version=None)
+        stale = await service.edit(draft["id"], ALEX, {"title": "Mine"}, version=1)
         other_record = await service.call(
             "PATCH",
             f"/requests/{draft['id']}",
@@ -269,13 +240,7 @@ async def test_a_requester_cannot_edit_submit_or_withdraw_someone_elses_draft(se
     draft = await service.draft(ALEX, **complete())
 
     async with service.nothing_written(draft["id"]):
-        edit = await service.call(
-            "PATCH",
-            f"/requests/{draft['id']}",
-            BEA,
-            json={"title": "Mine now"},
-            if_match=f'"{draft["id"]}:1"',
-        )
+        edit = await service.edit(draft["id"], BEA, {"title": "Mine now"})
         submit = await service.call("POST", f"/requests/{draft['id']}/submit", BEA)
         withdraw = await service.call(
             "POST", f"/requests/{draft['id']}/withdraw", BEA, json={"reason": "spite"}
@@ -290,13 +255,7 @@ async def test_a_submitted_request_can_no_longer_be_edited(service: Procurement)
     request = await service.submitted()
 
     async with service.nothing_written(request["id"]):
-        response = await service.call(
-            "PATCH",
-            f"/requests/{request['id']}",
-            ALEX,
-            json={"title": "Late change"},
-            if_match=f'"{request["id"]}:2"',
-        )
+        response = await service.edit(request["id"], ALEX, {"title": "Late change"}, version=2)
 
     assert "submitted" in problem(response, 409)["detail"]
 

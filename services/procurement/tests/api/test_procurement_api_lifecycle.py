@@ -96,17 +96,13 @@ async def test_a_request_goes_from_draft_to_a_conditional_approval_with_its_cond
     assert any("R8.1" in reason for reason in advice["reasons"])
 
     # The chair approves with a condition owned by Owen, due in five working days.
-    decided = await service.ok(
-        "POST",
-        f"/requests/{draft['id']}/decision",
-        CHRIS,
-        json={
-            "outcome": "approved_with_conditions",
-            "rationale": "Meets the need; accessibility must be audited before go-live.",
-            "conditions": [
-                {"text": "Commission an accessibility audit", "owner": OWEN.ref, "due_in_working_days": 5}
-            ],
-        },
+    decided = await service.decided(
+        draft["id"],
+        "approved_with_conditions",
+        "Meets the need; accessibility must be audited before go-live.",
+        conditions=[
+            {"text": "Commission an accessibility audit", "owner": OWEN.ref, "due_in_working_days": 5}
+        ],
     )
     assert decided["state"] == "decided"
     decision = decided["latest_decision"]
@@ -203,21 +199,10 @@ async def test_the_decision_log_lists_every_decision_newest_first_for_everyone(
     from datetime import timedelta
 
     first = await service.under_review(title="First")
-    await service.ok(
-        "POST",
-        f"/requests/{first['id']}/decision",
-        CHRIS,
-        json={"outcome": "not_approved", "rationale": "Re-use Orchard"},
-    )
+    await service.decided(first["id"], "not_approved", "Re-use Orchard")
     clock.set(clock.now + timedelta(hours=1))
-    second = await service.under_review(title="Second")
-    await service.rate_all(second["id"], TARA)
-    await service.ok(
-        "POST",
-        f"/requests/{second['id']}/decision",
-        CHRIS,
-        json={"outcome": "approved", "rationale": "Good value"},
-    )
+    second = await service.rated(title="Second")
+    await service.decided(second["id"], "approved", "Good value")
 
     log = await service.ok("GET", "/decisions", BEA)
 
@@ -233,12 +218,7 @@ async def test_the_decision_log_lists_every_decision_newest_first_for_everyone(
 
 async def test_the_chair_reopens_a_decision_which_stays_on_record(service: Procurement) -> None:
     request = await service.under_review()
-    await service.ok(
-        "POST",
-        f"/requests/{request['id']}/decision",
-        CHRIS,
-        json={"outcome": "not_approved", "rationale": "Too dear"},
-    )
+    await service.decided(request["id"], "not_approved", "Too dear")
 
     reopened = await service.ok(
         "POST", f"/requests/{request['id']}/reopen", CHRIS, json={"reason": "The supplier cut the price"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from procurement_api_support import ALEX, AUD, BEA, CHRIS, OWEN, TARA, Procurement, complete
+from procurement_api_support import ALEX, AUD, BEA, OWEN, TARA, Procurement, complete
 
 
 def street_assets(**overrides):
@@ -57,12 +57,7 @@ async def test_an_unsaved_form_shows_candidates_while_typing(service: Procuremen
 
 async def test_a_past_decision_is_a_candidate_for_a_later_request(service: Procurement, catalogue) -> None:
     earlier = await service.under_review(**street_assets())
-    await service.ok(
-        "POST",
-        f"/requests/{earlier['id']}/decision",
-        CHRIS,
-        json={"outcome": "not_approved", "rationale": "Re-use Alloy, which Streets already run"},
-    )
+    await service.decided(earlier["id"], "not_approved", "Re-use Alloy, which Streets already run")
 
     later = await service.draft(BEA, **street_assets(title="Tree inspection app"))
     candidates = await service.ok("GET", f"/requests/{later['id']}/candidates", BEA)
@@ -105,20 +100,15 @@ async def test_a_request_waiting_longer_than_the_threshold_is_flagged(service: P
 
 
 async def test_overdue_conditions_are_listed_across_requests(service: Procurement, clock) -> None:
-    request = await service.under_review()
-    await service.rate_all(request["id"], TARA)
-    decided = await service.ok(
-        "POST",
-        f"/requests/{request['id']}/decision",
-        CHRIS,
-        json={
-            "outcome": "approved_with_conditions",
-            "rationale": "With two conditions",
-            "conditions": [
-                {"text": "DPIA signed off", "owner": OWEN.ref, "due_date": "2026-11-24"},
-                {"text": "Exit plan", "owner": TARA.ref, "due_in_working_days": 20},
-            ],
-        },
+    request = await service.rated()
+    decided = await service.decided(
+        request["id"],
+        "approved_with_conditions",
+        "With two conditions",
+        conditions=[
+            {"text": "DPIA signed off", "owner": OWEN.ref, "due_date": "2026-11-24"},
+            {"text": "Exit plan", "owner": TARA.ref, "due_in_working_days": 20},
+        ],
     )
     dpia, exit_plan = decided["conditions"]
 

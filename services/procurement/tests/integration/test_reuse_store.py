@@ -5,67 +5,21 @@ what a requester would see."""
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime
-from pathlib import Path
 
-import pytest
 import pytest_asyncio
+from procurement_fakes import ALLOY, STREET_APP, UNIFORM, YOTTA_ID
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from estate_procurement.adapters.db.base import Base
 from estate_procurement.adapters.db.reuse_store import REUSE_TABLES, SqlReuseStore
 from estate_procurement.application.reuse import ReuseFinder
-from estate_procurement.domain.similarity import CatalogueSystem, PastDecision, ReuseQuery
-from estate_runtime.db import make_engine, make_sessionmaker
+from estate_procurement.domain.similarity import ReuseQuery
+from estate_runtime.db import make_engine
 
-YOTTA_ID = uuid.UUID(int=1)
-ALLOY = CatalogueSystem(
-    id=uuid.UUID(int=100),
-    reference="SYS-0001",
-    name="Alloy",
-    description="Asset management for highways, trees and parks.",
-    capabilities=("asset management", "inspections"),
-    supplier="Yotta",
-    supplier_id=YOTTA_ID,
-    product_family="Alloy",
-    service_areas=("Streets and Open Spaces",),
-    councils=("CCC", "SCDC"),
-)
-UNIFORM = CatalogueSystem(
-    id=uuid.UUID(int=101),
-    reference="SYS-0002",
-    name="Uniform",
-    description="Planning applications and building control casework.",
-    capabilities=("planning applications", "building control"),
-    supplier="Idox",
-    service_areas=("Greater Cambridge Shared Planning",),
-)
-DECISION = PastDecision(
-    request_id=uuid.UUID(int=7),
-    reference="TR-2026-0007",
-    title="Street asset app",
-    summary="Record street asset inspections on a phone.",
-    capabilities=("asset management",),
-    product="Alloy",
-    supplier="Yotta",
-    service_area="Streets and Open Spaces",
-    outcome="not_approved",
-    rationale="re-use Alloy",
-    decided_at=datetime(2026, 3, 3, 14, 30, tzinfo=UTC),
-)
 ASSETS = ReuseQuery(title="Street asset app", capabilities=("asset management",))
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A temporary SQLite file, or an empty PostgreSQL database of this test's own."""
-    if request.param == "postgresql":
-        url: str = request.getfixturevalue("fresh_postgres_database")
-        return url
-    return f"sqlite+aiosqlite:///{tmp_path / 'procurement.db'}"
 
 
 @pytest_asyncio.fixture
@@ -75,11 +29,6 @@ async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
         await connection.run_sync(Base.metadata.create_all, tables=list(REUSE_TABLES))
     yield engine
     await engine.dispose()
-
-
-@pytest.fixture
-def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return make_sessionmaker(engine)
 
 
 async def test_a_newer_version_wins_whatever_the_order(sessions: async_sessionmaker[AsyncSession]) -> None:
@@ -118,11 +67,11 @@ async def test_removal_leaves_a_tombstone_that_older_events_respect(
 async def test_decisions_are_kept_and_a_later_one_replaces_the_earlier(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
-    approved = replace(DECISION, outcome="approved", decided_at=datetime(2026, 4, 1, tzinfo=UTC))
+    approved = replace(STREET_APP, outcome="approved", decided_at=datetime(2026, 4, 1, tzinfo=UTC))
     async with sessions.begin() as session:
         store = SqlReuseStore(session)
         await store.record_decision(approved)
-        await store.record_decision(DECISION)  # earlier decision delivered late
+        await store.record_decision(STREET_APP)  # earlier decision delivered late
 
     async with sessions() as session:
         assert (await SqlReuseStore(session).snapshot()).decisions == (approved,)
@@ -151,12 +100,12 @@ async def test_changes_since_a_cursor_are_only_the_new_ones(
 
     async with sessions.begin() as session:
         await SqlReuseStore(session).upsert_system(UNIFORM, version=1)
-        await SqlReuseStore(session).record_decision(DECISION)
+        await SqlReuseStore(session).record_decision(STREET_APP)
     async with sessions() as session:
         later = await SqlReuseStore(session).changes_since(first.cursor)
 
     assert later.systems == (UNIFORM,)
-    assert later.decisions == (DECISION,)
+    assert later.decisions == (STREET_APP,)
     assert later.cursor > first.cursor
 
 
@@ -213,7 +162,7 @@ async def test_two_finders_stay_current_from_the_database(sessions: async_sessio
     async with sessions.begin() as session:
         store = SqlReuseStore(session)
         await store.remove_system(ALLOY.id, version=2)
-        await store.record_decision(DECISION)
+        await store.record_decision(STREET_APP)
 
     for finder in (first, second):
         async with sessions() as session:

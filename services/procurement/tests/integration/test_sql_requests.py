@@ -11,18 +11,29 @@ with filters and keyset pagination; the audit trail newest first.
 from __future__ import annotations
 
 import asyncio
-import importlib.util
-import sys
 import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 import pytest_asyncio
+from procurement_fakes import (
+    ALEX,
+    BEA,
+    CHAIR,
+    CHECKLISTS,
+    NOW,
+    OMAR,
+    TARA,
+    FakeCalendar,
+    FakeStore,
+    FakeUnitOfWork,
+    FixedClock,
+    a_request,
+    complete_fields,
+)
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -43,33 +54,9 @@ from estate_procurement.application.events import publish_recorded_facts
 from estate_procurement.domain.errors import Conflict, InvalidValue, StaleVersion
 from estate_procurement.domain.request import TechnologyRequest
 from estate_procurement.domain.values import Outcome, RequestState
-from estate_runtime.db import make_engine, make_sessionmaker
+from estate_runtime.db import make_engine
 
-
-def load_fakes() -> ModuleType:
-    """The procurement fakes under a name of their own (the register's tests have a ``fakes`` too)."""
-    name = "estate_procurement_unit_fakes"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).resolve().parents[1] / "fakes.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-fakes = load_fakes()
-ALEX, BEA, TARA, OMAR, CHAIR = fakes.ALEX, fakes.BEA, fakes.TARA, fakes.OMAR, fakes.CHAIR
 S = RequestState
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A temporary SQLite file, or an empty PostgreSQL database of this test's own."""
-    if request.param == "postgresql":
-        url: str = request.getfixturevalue("fresh_postgres_database")
-        return url
-    return f"sqlite+aiosqlite:///{tmp_path / 'procurement.db'}"
 
 
 @pytest_asyncio.fixture
@@ -81,21 +68,14 @@ async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
 
 
 @pytest.fixture
-def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return make_sessionmaker(engine)
-
-
-@pytest.fixture
 def clock() -> Any:
-    return fakes.FixedClock()
+    return FixedClock()
 
 
 @pytest.fixture
 def uow(sessions: async_sessionmaker[AsyncSession], clock: Any) -> Callable[[], SqlUnitOfWork]:
     def make() -> SqlUnitOfWork:
-        return SqlUnitOfWork(
-            sessions(), clock=clock, calendar=fakes.FakeCalendar(), checklists=fakes.CHECKLISTS
-        )
+        return SqlUnitOfWork(sessions(), clock=clock, calendar=FakeCalendar(), checklists=CHECKLISTS)
 
     return make
 
@@ -117,9 +97,7 @@ async def decided_with_conditions(
     """A request taken through the whole process on the SQL unit of work, one transaction per step,
     ending approved with two conditions (one owned by Alex, due in 5 working days; one by Bea)."""
     async with uow() as u:
-        request = await services.create_draft(
-            u, actor=requester, fields=fakes.complete_fields(**(fields or {}))
-        )
+        request = await services.create_draft(u, actor=requester, fields=complete_fields(**(fields or {})))
     request_id = request.id
     async with uow() as u:
         await services.submit(u, request_id=request_id, actor=requester)
@@ -140,7 +118,7 @@ async def decided_with_conditions(
     async with uow() as u:
         await services.start_review(u, request_id=request_id, actor=TARA)
     async with uow() as u:
-        items = list(fakes.CHECKLISTS.current.items())
+        items = list(CHECKLISTS.current.items())
         for item in items:
             await services.rate_item(u, request_id=request_id, actor=TARA, item_id=item.id, rating="met")
         await services.rate_item(
@@ -174,7 +152,7 @@ async def fully_populated() -> TechnologyRequest:
     """A request with every content field set, two review rounds (the first decided with conditions,
     one of them met, then reopened; the second decided), an answered information request, ratings by
     two reviewers with comments and evidence. Built on the fakes, so it has never touched SQL."""
-    store = fakes.FakeStore()
+    store = FakeStore()
     extra = {
         "legal_considerations": "Standard G-Cloud terms.",
         "single_option_justification": "Only one supplier integrates with Orchard.",
@@ -190,21 +168,21 @@ async def fully_populated() -> TechnologyRequest:
         "annual_cost": Decimal("18000.50"),
         "councils_in_scope": ["CCC", "SCDC"],
     }
-    request_id = await fakes.a_request(store, "decided", fields=fakes.complete_fields(**extra))
+    request_id = await a_request(store, "decided", fields=complete_fields(**extra))
 
     def u() -> Any:
-        return fakes.FakeUnitOfWork(store)
+        return FakeUnitOfWork(store)
 
     async with u() as w:
         await services.reopen(w, request_id=request_id, actor=CHAIR, reason="New evidence on hosting")
     async with u() as w:
-        for item in fakes.CHECKLISTS.current.items():
+        for item in CHECKLISTS.current.items():
             await services.rate_item(w, request_id=request_id, actor=OMAR, item_id=item.id, rating="met")
         await services.rate_item(
             w,
             request_id=request_id,
             actor=TARA,
-            item_id=next(iter(fakes.CHECKLISTS.current.items())).id,
+            item_id=next(iter(CHECKLISTS.current.items())).id,
             rating="not_met",
             comment="No exit plan.",
             evidence_url="https://intranet.example.gov.uk/e/2",
@@ -433,7 +411,7 @@ async def test_the_conditions_table_follows_the_aggregate(
     async with uow() as u:
         await services.reopen(u, request_id=request_id, actor=CHAIR, reason="Supplier changed")
     async with uow() as u:
-        for item in fakes.CHECKLISTS.current.items():
+        for item in CHECKLISTS.current.items():
             await services.rate_item(u, request_id=request_id, actor=TARA, item_id=item.id, rating="met")
     async with uow() as u:
         await services.decide(
@@ -485,22 +463,40 @@ async def test_overdue_conditions_across_requests_match_the_use_case(
 # --- audit and outbox: one commit with the change -------------------------------------------------
 
 
+async def complete_draft(uow: Callable[[], SqlUnitOfWork]) -> uuid.UUID:
+    """A complete draft by Alex, committed."""
+    async with uow() as u:
+        return (await services.create_draft(u, actor=ALEX, fields=complete_fields())).id
+
+
+async def submit_and_publish(u: SqlUnitOfWork, request_id: uuid.UUID) -> int:
+    """Submit the draft inside ``u`` and publish its facts, leaving the commit to the caller: how many
+    facts were published."""
+    loaded = await services.get_request(u, request_id=request_id)
+    loaded.submit(by=ALEX.person, at=u.clock())
+    await u.requests.save(loaded, expected_version=1)
+    return await publish_recorded_facts(u)
+
+
+async def written(sessions: async_sessionmaker[AsyncSession], request_id: uuid.UUID) -> tuple[int, int]:
+    """How many outbox rows there are, and how many audit rows of the request."""
+    return await count(sessions, outbox_table), await count(sessions, AUDIT, AUDIT.c.request_id == request_id)
+
+
 async def test_audit_and_outbox_rows_are_written_with_the_change(
     uow: Callable[[], SqlUnitOfWork], sessions: async_sessionmaker[AsyncSession]
 ) -> None:
-    async with uow() as u:
-        request = await services.create_draft(u, actor=ALEX, fields=fakes.complete_fields())
-    assert await count(sessions, AUDIT, AUDIT.c.request_id == request.id) == 1
-    assert await count(sessions, outbox_table) == 0  # drafts are audited only
+    request_id = await complete_draft(uow)
+    assert await written(sessions, request_id) == (0, 1)  # drafts are audited only
 
     async with uow() as u:
-        await services.submit(u, request_id=request.id, actor=ALEX)
+        await services.submit(u, request_id=request_id, actor=ALEX)
 
     async with sessions() as session:
         (row,) = (await session.execute(select(outbox_table))).mappings().all()
-        entries = await queries.audit_for(session, request.id)
+        entries = await queries.audit_for(session, request_id)
     assert row["event_type"] == "estate.procurement.request.submitted"
-    assert row["key"] == str(request.id)
+    assert row["key"] == str(request_id)
     assert [e.action for e in entries] == ["submitted", "created"]  # newest first
     assert entries[0].to_state is S.SUBMITTED and entries[0].from_state is S.DRAFT
     assert entries[0].actor == ALEX.person
@@ -511,47 +507,36 @@ async def test_audit_and_outbox_rows_are_written_with_the_change(
 async def test_nothing_is_written_when_the_unit_of_work_is_left_without_commit(
     uow: Callable[[], SqlUnitOfWork], sessions: async_sessionmaker[AsyncSession]
 ) -> None:
-    async with uow() as u:
-        request = await services.create_draft(u, actor=ALEX, fields=fakes.complete_fields())
+    request_id = await complete_draft(uow)
 
     async with uow() as u:
-        loaded = await services.get_request(u, request_id=request.id)
-        loaded.submit(by=ALEX.person, at=u.clock())
-        await u.requests.save(loaded, expected_version=1)
-        assert await publish_recorded_facts(u) == 1
+        assert await submit_and_publish(u, request_id) == 1
         await u.flush()
         # Visible inside the transaction...
-        assert (await SqlRequestRepository(u.session).get(request.id)).state is S.SUBMITTED  # type: ignore[union-attr]
+        assert (await SqlRequestRepository(u.session).get(request_id)).state is S.SUBMITTED  # type: ignore[union-attr]
         # ...and gone when it is left without commit.
 
-    assert await count(sessions, outbox_table) == 0
-    assert await count(sessions, AUDIT, AUDIT.c.request_id == request.id) == 1
+    assert await written(sessions, request_id) == (0, 1)
     async with uow() as u:
-        stored = await services.get_request(u, request_id=request.id)
+        stored = await services.get_request(u, request_id=request_id)
     assert (stored.state, stored.version) == (S.DRAFT, 1)
 
 
 async def test_an_explicit_rollback_discards_the_change_its_audit_and_its_events(
     uow: Callable[[], SqlUnitOfWork], sessions: async_sessionmaker[AsyncSession]
 ) -> None:
-    async with uow() as u:
-        request = await services.create_draft(u, actor=ALEX, fields=fakes.complete_fields())
+    request_id = await complete_draft(uow)
 
     async with uow() as u:
-        loaded = await services.get_request(u, request_id=request.id)
-        loaded.submit(by=ALEX.person, at=u.clock())
-        await u.requests.save(loaded, expected_version=1)
-        await publish_recorded_facts(u)
+        assert await submit_and_publish(u, request_id) == 1
         await u.rollback()
         await u.commit()  # nothing left to commit
 
-    assert await count(sessions, outbox_table) == 0
-    assert await count(sessions, AUDIT, AUDIT.c.request_id == request.id) == 1
+    assert await written(sessions, request_id) == (0, 1)
     async with uow() as u:
         # After a rollback the same request can be changed again from the stored version.
-        await services.submit(u, request_id=request.id, actor=ALEX)
-    assert await count(sessions, outbox_table) == 1
-    assert await count(sessions, AUDIT, AUDIT.c.request_id == request.id) == 2
+        await services.submit(u, request_id=request_id, actor=ALEX)
+    assert await written(sessions, request_id) == (1, 2)
 
 
 async def test_a_decision_writes_the_request_the_reuse_store_the_audit_and_the_outbox_together(
@@ -576,7 +561,7 @@ async def test_a_decision_writes_the_request_the_reuse_store_the_audit_and_the_o
     ]
     assert (
         await count(sessions, AUDIT, AUDIT.c.action == "item_rated")
-        == len(list(fakes.CHECKLISTS.current.items())) + 1
+        == len(list(CHECKLISTS.current.items())) + 1
     )
 
 
@@ -594,9 +579,7 @@ async def test_the_joined_unit_of_work_leaves_the_transaction_to_its_owner(
     sessions: async_sessionmaker[AsyncSession], clock: Any
 ) -> None:
     def joined(session: AsyncSession) -> JoinedUnitOfWork:
-        return JoinedUnitOfWork(
-            session, clock=clock, calendar=fakes.FakeCalendar(), checklists=fakes.CHECKLISTS
-        )
+        return JoinedUnitOfWork(session, clock=clock, calendar=FakeCalendar(), checklists=CHECKLISTS)
 
     async with sessions() as session:
         await session.begin()
@@ -626,7 +609,7 @@ async def test_the_repository_lists_with_filters_newest_first(
 ) -> None:
     ids = []
     for n, (actor, area) in enumerate([(ALEX, "housing"), (BEA, "housing"), (ALEX, "planning")]):
-        clock.set(fakes.NOW + timedelta(minutes=n))
+        clock.set(NOW + timedelta(minutes=n))
         async with uow() as u:
             ids.append((await services.create_draft(u, actor=actor, fields={"service_area": area})).id)
     async with uow() as u:
@@ -647,7 +630,7 @@ async def test_pages_follow_the_cursor_without_gaps_or_repeats(
     made = []
     for n in range(7):
         # Two requests share each instant, so the id must break the ties.
-        clock.set(fakes.NOW + timedelta(minutes=n // 2))
+        clock.set(NOW + timedelta(minutes=n // 2))
         async with uow() as u:
             area = "housing" if n % 3 else "planning"
             made.append(

@@ -3,33 +3,16 @@ sat in its current state longer than the threshold (3 working days by default, a
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
-from types import ModuleType
 
 import pytest
+from procurement_fakes import ALEX, TARA, FakeCalendar, FakeUnitOfWork, FixedClock, a_request
 
 from estate_procurement.application import services
 from estate_procurement.application.ageing import ageing
 from estate_procurement.domain.values import RequestState
 
-
-def load_fakes() -> ModuleType:
-    """The procurement fakes under a name of their own (the register's tests have a ``fakes`` too)."""
-    name = "estate_procurement_unit_fakes"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).resolve().parents[1] / "fakes.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-fakes = load_fakes()
 S = RequestState
 
 
@@ -37,29 +20,24 @@ def at(day, hour=9, month=3, year=2026):
     return datetime(year, month, day, hour, 30, tzinfo=UTC)
 
 
-@pytest.fixture
-def store():
-    return fakes.FakeStore()
-
-
 async def test_time_in_each_state_counts_working_days_and_hours_over_every_visit(store):
-    clock = fakes.FixedClock(at(2))  # Monday 2 March 2026
-    request_id = await fakes.a_request(store, "submitted", clock=clock)
+    clock = FixedClock(at(2))  # Monday 2 March 2026
+    request_id = await a_request(store, "submitted", clock=clock)
     clock.set(at(4))  # Wednesday
-    async with fakes.FakeUnitOfWork(store, clock=clock) as u:
-        await services.start_review(u, request_id=request_id, actor=fakes.TARA)
+    async with FakeUnitOfWork(store, clock=clock) as u:
+        await services.start_review(u, request_id=request_id, actor=TARA)
     clock.set(at(5, hour=15))  # Thursday afternoon
-    async with fakes.FakeUnitOfWork(store, clock=clock) as u:
-        await services.request_information(u, request_id=request_id, actor=fakes.TARA, questions=["Cost?"])
+    async with FakeUnitOfWork(store, clock=clock) as u:
+        await services.request_information(u, request_id=request_id, actor=TARA, questions=["Cost?"])
     clock.set(at(9))  # next Monday
-    async with fakes.FakeUnitOfWork(store, clock=clock) as u:
-        await services.resubmit(u, request_id=request_id, actor=fakes.ALEX, answers="18k a year")
+    async with FakeUnitOfWork(store, clock=clock) as u:
+        await services.resubmit(u, request_id=request_id, actor=ALEX, answers="18k a year")
     clock.set(at(10))
-    async with fakes.FakeUnitOfWork(store, clock=clock) as u:
-        await services.start_review(u, request_id=request_id, actor=fakes.TARA)
+    async with FakeUnitOfWork(store, clock=clock) as u:
+        await services.start_review(u, request_id=request_id, actor=TARA)
     clock.set(at(11))
 
-    report = ageing(store.requests[request_id], now=clock(), calendar=fakes.FakeCalendar())
+    report = ageing(store.requests[request_id], now=clock(), calendar=FakeCalendar())
 
     spent = {t.state: (t.visits, t.working_days, t.hours) for t in report.time_in_states}
     assert spent[S.SUBMITTED] == (1, 2, Decimal("48.0"))
@@ -70,14 +48,14 @@ async def test_time_in_each_state_counts_working_days_and_hours_over_every_visit
 
 
 async def test_a_request_waiting_on_the_tda_more_than_three_working_days_is_flagged(store):
-    clock = fakes.FixedClock(at(2))
-    request_id = await fakes.a_request(store, "submitted", clock=clock)
+    clock = FixedClock(at(2))
+    request_id = await a_request(store, "submitted", clock=clock)
 
     clock.set(at(5))  # Thursday: 3 working days
-    async with fakes.FakeUnitOfWork(store, clock=clock) as u:
+    async with FakeUnitOfWork(store, clock=clock) as u:
         three = await services.request_ageing(u, request_id=request_id)
     clock.set(at(6))  # Friday: 4 working days
-    async with fakes.FakeUnitOfWork(store, clock=clock) as u:
+    async with FakeUnitOfWork(store, clock=clock) as u:
         four = await services.request_ageing(u, request_id=request_id)
         lenient = await services.request_ageing(u, request_id=request_id, threshold_working_days=5)
 
@@ -90,11 +68,11 @@ async def test_a_request_waiting_on_the_tda_more_than_three_working_days_is_flag
 
 
 async def test_bank_holidays_do_not_count_as_waiting(store):
-    clock = fakes.FixedClock(datetime(2026, 12, 23, 9, 0, tzinfo=UTC))  # Wednesday before Christmas
-    request_id = await fakes.a_request(store, "submitted", clock=clock)
+    clock = FixedClock(datetime(2026, 12, 23, 9, 0, tzinfo=UTC))  # Wednesday before Christmas
+    request_id = await a_request(store, "submitted", clock=clock)
     clock.set(datetime(2026, 12, 30, 9, 0, tzinfo=UTC))
 
-    async with fakes.FakeUnitOfWork(store, clock=clock) as u:
+    async with FakeUnitOfWork(store, clock=clock) as u:
         report = await services.request_ageing(u, request_id=request_id)
 
     # 24 Dec, 29 Dec, 30 Dec are working days; 25, 26, 27 and 28 (substitute Boxing Day) are not.
@@ -103,11 +81,11 @@ async def test_bank_holidays_do_not_count_as_waiting(store):
 
 
 async def test_a_request_waiting_on_the_requester_is_flagged_as_such(store):
-    clock = fakes.FixedClock(at(2))
-    request_id = await fakes.a_request(store, "information_requested", clock=clock)
+    clock = FixedClock(at(2))
+    request_id = await a_request(store, "information_requested", clock=clock)
     clock.set(at(9))
 
-    async with fakes.FakeUnitOfWork(store, clock=clock) as u:
+    async with FakeUnitOfWork(store, clock=clock) as u:
         report = await services.request_ageing(u, request_id=request_id)
 
     assert (report.overdue, report.waiting_on) == (True, "requester")
@@ -115,11 +93,11 @@ async def test_a_request_waiting_on_the_requester_is_flagged_as_such(store):
 
 @pytest.mark.parametrize("state", ["draft", "decided", "withdrawn"])
 async def test_drafts_and_finished_requests_are_never_flagged(store, state):
-    clock = fakes.FixedClock(at(2))
-    request_id = await fakes.a_request(store, state, clock=clock)
+    clock = FixedClock(at(2))
+    request_id = await a_request(store, state, clock=clock)
     clock.set(at(30))
 
-    async with fakes.FakeUnitOfWork(store, clock=clock) as u:
+    async with FakeUnitOfWork(store, clock=clock) as u:
         report = await services.request_ageing(u, request_id=request_id)
 
     assert report.working_days_in_state == 20
@@ -128,15 +106,15 @@ async def test_drafts_and_finished_requests_are_never_flagged(store, state):
 
 
 async def test_the_waiting_list_shows_only_flagged_requests_longest_first(store):
-    clock = fakes.FixedClock(at(2))
-    oldest = await fakes.a_request(store, "submitted", clock=clock)
+    clock = FixedClock(at(2))
+    oldest = await a_request(store, "submitted", clock=clock)
     clock.set(at(3))
-    newer = await fakes.a_request(store, "under_review", clock=clock)
+    newer = await a_request(store, "under_review", clock=clock)
     clock.set(at(9))
-    fresh = await fakes.a_request(store, "submitted", clock=clock)
-    await fakes.a_request(store, "draft", clock=clock)
+    fresh = await a_request(store, "submitted", clock=clock)
+    await a_request(store, "draft", clock=clock)
 
-    async with fakes.FakeUnitOfWork(store, clock=clock) as u:
+    async with FakeUnitOfWork(store, clock=clock) as u:
         waiting = await services.waiting_too_long(u)
 
     assert [a.request_id for a in waiting] == [str(oldest), str(newer)]

@@ -5,14 +5,12 @@ per-rule and overall scores and a recommendation with readable reasons."""
 from __future__ import annotations
 
 import copy
-import importlib.util
 import json
-import sys
 from decimal import Decimal
 from pathlib import Path
-from types import ModuleType
 
 import pytest
+from procurement_fakes import CHAIR, NOW, OMAR, TARA, a_request, uow
 
 from estate_procurement.application import services
 from estate_procurement.application.checklists import ChecklistCatalogue, parse_checklist
@@ -20,28 +18,13 @@ from estate_procurement.domain.errors import InvalidTransition, InvalidValue, No
 from estate_procurement.domain.review import ItemRating, recommend, score
 from estate_procurement.domain.values import Outcome, PersonRef, Rating
 
-
-def load_fakes() -> ModuleType:
-    """The procurement fakes under a name of their own (the register's tests have a ``fakes`` too)."""
-    name = "estate_procurement_unit_fakes"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).resolve().parents[1] / "fakes.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-fakes = load_fakes()
-TARA, OMAR, CHAIR = fakes.TARA, fakes.OMAR, fakes.CHAIR
 V1 = ChecklistCatalogue.builtin().get("tda-review@1")
 TP = PersonRef(id="t", name="Tara", email="t@x.gov.uk")
 OP = PersonRef(id="o", name="Omar", email="o@x.gov.uk")
 
 
 def rated(item_id, rating, who=TP):
-    return ItemRating(item_id=item_id, reviewer=who, rating=Rating(rating), comment="c", rated_at=fakes.NOW)
+    return ItemRating(item_id=item_id, reviewer=who, rating=Rating(rating), comment="c", rated_at=NOW)
 
 
 def all_items(rating, who=TP, checklist=V1):
@@ -209,17 +192,8 @@ def test_with_no_ratings_nothing_is_recommended_but_non_approval_with_the_reason
 # --- rating through the use case ----------------------------------------------------------------------
 
 
-@pytest.fixture
-def store():
-    return fakes.FakeStore()
-
-
-def uow(store):
-    return fakes.FakeUnitOfWork(store)
-
-
 async def test_rating_an_item_not_in_the_pinned_version_is_refused_naming_item_and_version(store):
-    request_id = await fakes.a_request(store, "under_review")
+    request_id = await a_request(store, "under_review")
 
     async with uow(store) as u:
         with pytest.raises(InvalidValue) as refused:
@@ -230,7 +204,7 @@ async def test_rating_an_item_not_in_the_pinned_version_is_refused_naming_item_a
 
 
 async def test_partly_met_and_not_met_need_a_comment_and_evidence_must_be_a_web_link(store):
-    request_id = await fakes.a_request(store, "under_review")
+    request_id = await a_request(store, "under_review")
 
     async with uow(store) as u:
         with pytest.raises(InvalidValue, match=r"say why R2\.1 is partly_met"):
@@ -252,7 +226,7 @@ async def test_partly_met_and_not_met_need_a_comment_and_evidence_must_be_a_web_
 
 
 async def test_re_rating_replaces_only_that_reviewers_rating_of_the_item(store):
-    request_id = await fakes.a_request(store, "under_review")
+    request_id = await a_request(store, "under_review")
 
     async with uow(store) as u:
         await services.rate_item(
@@ -280,7 +254,7 @@ async def test_re_rating_replaces_only_that_reviewers_rating_of_the_item(store):
 
 
 async def test_a_request_not_yet_reviewed_has_no_scores(store):
-    request_id = await fakes.a_request(store, "submitted")
+    request_id = await a_request(store, "submitted")
 
     async with uow(store) as u:
         with pytest.raises(InvalidTransition, match="has not been reviewed yet"):
@@ -291,7 +265,7 @@ async def test_a_request_not_yet_reviewed_has_no_scores(store):
 
 
 async def test_scores_of_an_earlier_round_stay_available_after_reopening(store):
-    request_id = await fakes.a_request(store, "decided")
+    request_id = await a_request(store, "decided")
     async with uow(store) as u:
         await services.reopen(u, request_id=request_id, actor=CHAIR, reason="New evidence")
 

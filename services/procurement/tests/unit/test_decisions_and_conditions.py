@@ -4,14 +4,11 @@ decision kept for re-use detection."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 import uuid
 from datetime import UTC, date, datetime
-from pathlib import Path
-from types import ModuleType
 
 import pytest
+from procurement_fakes import ALEX, BEA, CHAIR, CHECKLISTS, TARA, FixedClock, a_request, complete_fields, uow
 
 from estate_procurement.application import services
 from estate_procurement.domain.errors import InvalidTransition, InvalidValue, NotAllowed
@@ -19,38 +16,14 @@ from estate_procurement.domain.review import ConditionInput
 from estate_procurement.domain.values import ConditionStatus, Hosting, Outcome
 from estate_runtime.calendar import EnglandAndWalesCalendar
 
-
-def load_fakes() -> ModuleType:
-    """The procurement fakes under a name of their own (the register's tests have a ``fakes`` too)."""
-    name = "estate_procurement_unit_fakes"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).resolve().parents[1] / "fakes.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-fakes = load_fakes()
-ALEX, BEA, TARA, CHAIR = fakes.ALEX, fakes.BEA, fakes.TARA, fakes.CHAIR
 OWNER = {"id": "u-olu", "name": "Olu Owner", "email": "olu@cambridge.gov.uk"}
 CHRISTMAS_EVE = datetime(2026, 12, 24, 10, 0, tzinfo=UTC)  # a Thursday
 
 
-@pytest.fixture
-def store():
-    return fakes.FakeStore()
-
-
-def uow(store, clock=None, calendar=None):
-    return fakes.FakeUnitOfWork(store, clock=clock, calendar=calendar)
-
-
 async def reviewing(store, rating="met", fields=None):
-    request_id = await fakes.a_request(store, "under_review", fields=fields)
+    request_id = await a_request(store, "under_review", fields=fields)
     async with uow(store) as u:
-        for item in fakes.CHECKLISTS.current.items():
+        for item in CHECKLISTS.current.items():
             await services.rate_item(
                 u, request_id=request_id, actor=TARA, item_id=item.id, rating=rating, comment="see notes"
             )
@@ -108,7 +81,7 @@ async def test_the_chair_may_differ_from_the_recommendation_and_that_is_recorded
 
 
 async def test_approving_without_a_named_supplier_is_refused_saying_to_name_it(store):
-    request_id = await reviewing(store, fields=fakes.complete_fields(proposed_supplier=None))
+    request_id = await reviewing(store, fields=complete_fields(proposed_supplier=None))
 
     async with uow(store) as u:
         with pytest.raises(InvalidValue, match="name the supplier") as refused:
@@ -130,7 +103,7 @@ async def test_approving_without_a_named_supplier_is_refused_saying_to_name_it(s
 
 
 async def test_a_non_approval_proposes_no_system_and_needs_no_supplier(store):
-    request_id = await reviewing(store, fields=fakes.complete_fields(proposed_supplier=None))
+    request_id = await reviewing(store, fields=complete_fields(proposed_supplier=None))
 
     async with uow(store) as u:
         decision = await services.decide(
@@ -192,7 +165,7 @@ async def test_conditions_are_checked_before_anything_is_recorded(store, outcome
 
 async def test_a_due_date_in_working_days_skips_christmas_and_the_boxing_day_substitute(store):
     request_id = await reviewing(store)
-    clock = fakes.FixedClock(CHRISTMAS_EVE)
+    clock = FixedClock(CHRISTMAS_EVE)
 
     async with uow(store, clock=clock) as u:
         decision = await services.decide(
@@ -201,9 +174,7 @@ async def test_a_due_date_in_working_days_skips_christmas_and_the_boxing_day_sub
             actor=CHAIR,
             outcome="approved_with_conditions",
             rationale="Approved once the DPIA is signed off.",
-            conditions=[
-                ConditionInput(text="DPIA signed off", owner=fakes.ALEX.person, due_in_working_days=2)
-            ],
+            conditions=[ConditionInput(text="DPIA signed off", owner=ALEX.person, due_in_working_days=2)],
         )
 
     # Thu 24 Dec; Fri 25 (Christmas), Sat 26, Sun 27, Mon 28 (Boxing Day substitute) are not working days.
@@ -213,7 +184,7 @@ async def test_a_due_date_in_working_days_skips_christmas_and_the_boxing_day_sub
 async def test_the_real_england_and_wales_calendar_gives_the_same_christmas_due_date(store):
     request_id = await reviewing(store)
 
-    async with uow(store, clock=fakes.FixedClock(CHRISTMAS_EVE), calendar=EnglandAndWalesCalendar()) as u:
+    async with uow(store, clock=FixedClock(CHRISTMAS_EVE), calendar=EnglandAndWalesCalendar()) as u:
         decision = await services.decide(
             u,
             request_id=request_id,
@@ -237,14 +208,14 @@ async def conditionally_approved(store, clock):
             rationale="Approved subject to the DPIA and the exit plan.",
             conditions=[
                 {"text": "DPIA signed off by the DPO", "owner": OWNER, "due_date": date(2026, 3, 13)},
-                {"text": "Exit plan agreed", "owner": fakes.ALEX.person, "due_in_working_days": 10},
+                {"text": "Exit plan agreed", "owner": ALEX.person, "due_in_working_days": 10},
             ],
         )
     return request_id
 
 
 async def test_an_open_condition_is_overdue_after_its_due_date_and_a_met_one_never_is(store):
-    clock = fakes.FixedClock()
+    clock = FixedClock()
     request_id = await conditionally_approved(store, clock)
     dpia, exit_plan = store.requests[request_id].latest_decision.conditions
     assert exit_plan.due_date == date(2026, 3, 16)
@@ -259,7 +230,7 @@ async def test_an_open_condition_is_overdue_after_its_due_date_and_a_met_one_nev
         await services.meet_condition(
             u,
             request_id=request_id,
-            actor=fakes.ALEX,
+            actor=ALEX,
             condition_id=exit_plan.id,
             evidence="Exit plan v2 agreed",
         )
@@ -276,7 +247,7 @@ async def test_an_open_condition_is_overdue_after_its_due_date_and_a_met_one_nev
 
 
 async def test_a_condition_is_met_once_by_its_owner_or_a_tda_member_with_evidence(store):
-    clock = fakes.FixedClock()
+    clock = FixedClock()
     request_id = await conditionally_approved(store, clock)
     dpia, _ = store.requests[request_id].latest_decision.conditions
 
@@ -310,7 +281,7 @@ async def test_a_condition_is_met_once_by_its_owner_or_a_tda_member_with_evidenc
 
 
 async def test_every_decision_is_kept_for_reuse_detection_and_the_latest_replaces_the_earlier(store):
-    request_id = await fakes.a_request(store, "decided")
+    request_id = await a_request(store, "decided")
     kept = store.decisions[request_id]
     assert (kept.outcome, kept.title, kept.supplier) == (
         "approved",

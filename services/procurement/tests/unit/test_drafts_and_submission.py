@@ -3,13 +3,10 @@ told everything that is still missing, in words they can act on."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from decimal import Decimal
-from pathlib import Path
-from types import ModuleType
 
 import pytest
+from procurement_fakes import ALEX, AUDITOR, BEA, NOW, TARA, a_request, complete_fields, uow
 
 from estate_procurement.application import services
 from estate_procurement.domain.errors import (
@@ -20,31 +17,6 @@ from estate_procurement.domain.errors import (
     StaleVersion,
 )
 from estate_procurement.domain.values import OptionKind, RequestState
-
-
-def load_fakes() -> ModuleType:
-    """The procurement fakes under a name of their own (the register's tests have a ``fakes`` too)."""
-    name = "estate_procurement_unit_fakes"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).resolve().parents[1] / "fakes.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-fakes = load_fakes()
-ALEX, BEA, TARA, AUDITOR = fakes.ALEX, fakes.BEA, fakes.TARA, fakes.AUDITOR
-
-
-@pytest.fixture
-def store():
-    return fakes.FakeStore()
-
-
-def uow(store):
-    return fakes.FakeUnitOfWork(store)
 
 
 async def test_a_draft_can_be_saved_with_only_a_title_and_gets_a_yearly_reference(store):
@@ -130,7 +102,7 @@ async def test_two_chosen_options_are_refused_even_in_a_draft(store):
 
 
 async def test_only_the_requester_may_edit_their_draft(store):
-    request_id = await fakes.a_request(store, fields={"title": "Parking permits"})
+    request_id = await a_request(store, fields={"title": "Parking permits"})
 
     for someone in (BEA, TARA):
         async with uow(store) as u:
@@ -158,7 +130,7 @@ async def test_an_auditor_cannot_raise_a_request(store):
 
 
 async def test_editing_an_older_version_of_a_draft_is_refused_as_stale(store):
-    request_id = await fakes.a_request(store, fields={"title": "Parking permits"})
+    request_id = await a_request(store, fields={"title": "Parking permits"})
     async with uow(store) as u:
         await services.update_draft(
             u, request_id=request_id, actor=ALEX, changes={"title": "A"}, expected_version=1
@@ -173,7 +145,7 @@ async def test_editing_an_older_version_of_a_draft_is_refused_as_stale(store):
 
 
 async def test_a_failed_edit_changes_nothing(store):
-    request_id = await fakes.a_request(store, fields={"title": "Parking permits", "initial_cost": Decimal(5)})
+    request_id = await a_request(store, fields={"title": "Parking permits", "initial_cost": Decimal(5)})
 
     async with uow(store) as u:
         with pytest.raises(InvalidValue):
@@ -190,7 +162,7 @@ async def test_a_failed_edit_changes_nothing(store):
 
 
 async def test_submitting_an_empty_draft_lists_every_missing_part_at_once(store):
-    request_id = await fakes.a_request(store, fields={})
+    request_id = await a_request(store, fields={})
 
     async with uow(store) as u:
         with pytest.raises(IncompleteRequest) as refused:
@@ -230,7 +202,7 @@ async def test_submitting_an_empty_draft_lists_every_missing_part_at_once(store)
 
 async def test_a_single_option_needs_a_justification(store):
     one = [{"kind": "buy", "description": "RepairsHub", "reason": "only product", "chosen": True}]
-    request_id = await fakes.a_request(store, fields=fakes.complete_fields(options_considered=one))
+    request_id = await a_request(store, fields=complete_fields(options_considered=one))
 
     async with uow(store) as u:
         with pytest.raises(IncompleteRequest) as refused:
@@ -251,8 +223,8 @@ async def test_a_single_option_needs_a_justification(store):
 
 
 async def test_an_integration_other_than_a_restful_api_needs_a_justification(store):
-    fields = fakes.complete_fields(integration_approach="bulk_file")
-    request_id = await fakes.a_request(store, fields=fields)
+    fields = complete_fields(integration_approach="bulk_file")
+    request_id = await a_request(store, fields=fields)
 
     async with uow(store) as u:
         with pytest.raises(IncompleteRequest) as refused:
@@ -267,8 +239,8 @@ async def test_an_integration_other_than_a_restful_api_needs_a_justification(sto
 
 
 async def test_personal_data_needs_categories_and_a_dpia_answer(store):
-    fields = fakes.complete_fields(personal_data_categories=[], dpia_needed=None)
-    request_id = await fakes.a_request(store, fields=fields)
+    fields = complete_fields(personal_data_categories=[], dpia_needed=None)
+    request_id = await a_request(store, fields=fields)
 
     async with uow(store) as u:
         with pytest.raises(IncompleteRequest) as refused:
@@ -278,14 +250,14 @@ async def test_personal_data_needs_categories_and_a_dpia_answer(store):
 
 
 async def test_each_risk_needs_a_mitigation_and_each_option_a_reason(store):
-    fields = fakes.complete_fields(
+    fields = complete_fields(
         risks=[{"risk": "Data loss", "rag": "red"}],
         options_considered=[
             {"kind": "buy", "description": "RepairsHub", "chosen": True},
             {"kind": "build", "description": "In-house app", "reason": "no team"},
         ],
     )
-    request_id = await fakes.a_request(store, fields=fields)
+    request_id = await a_request(store, fields=fields)
 
     async with uow(store) as u:
         with pytest.raises(IncompleteRequest) as refused:
@@ -298,7 +270,7 @@ async def test_each_risk_needs_a_mitigation_and_each_option_a_reason(store):
 
 
 async def test_a_complete_request_is_submitted_and_can_no_longer_be_edited(store):
-    request_id = await fakes.a_request(store, "submitted")
+    request_id = await a_request(store, "submitted")
 
     async with uow(store) as u:
         with pytest.raises(InvalidTransition) as refused:
@@ -310,11 +282,11 @@ async def test_a_complete_request_is_submitted_and_can_no_longer_be_edited(store
     assert "start the review of" in refused.value.detail
     stored = store.requests[request_id]
     assert stored.state is RequestState.SUBMITTED
-    assert stored.submitted_at == fakes.NOW
+    assert stored.submitted_at == NOW
 
 
 async def test_only_the_requester_may_submit(store):
-    request_id = await fakes.a_request(store)
+    request_id = await a_request(store)
 
     async with uow(store) as u:
         with pytest.raises(NotAllowed):
@@ -322,7 +294,7 @@ async def test_only_the_requester_may_submit(store):
 
 
 async def test_reuse_query_describes_what_the_request_needs(store):
-    request_id = await fakes.a_request(store)
+    request_id = await a_request(store)
     query = store.requests[request_id].reuse_query()
 
     assert query.title == "Housing repairs scheduling"

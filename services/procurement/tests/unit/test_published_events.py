@@ -4,14 +4,11 @@ published pydantic models."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from datetime import date
 from decimal import Decimal
-from pathlib import Path
-from types import ModuleType
 
 import pytest
+from procurement_fakes import ALEX, CHAIR, CHECKLISTS, NOW, TARA, a_request, complete_fields, uow
 
 from estate_contracts import procurement_events as ev
 from estate_contracts.topics import PROCUREMENT_REQUESTS
@@ -19,21 +16,6 @@ from estate_eventing.correlation import correlation_scope
 from estate_procurement.application import services
 from estate_procurement.domain.errors import InvalidValue
 
-
-def load_fakes() -> ModuleType:
-    """The procurement fakes under a name of their own (the register's tests have a ``fakes`` too)."""
-    name = "estate_procurement_unit_fakes"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).resolve().parents[1] / "fakes.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-fakes = load_fakes()
-ALEX, TARA, CHAIR = fakes.ALEX, fakes.TARA, fakes.CHAIR
 OWNER = {"id": "u-olu", "name": "Olu Owner", "email": "olu@cambridge.gov.uk"}
 PAYLOADS = {
     cls.event_type: cls
@@ -50,15 +32,6 @@ PAYLOADS = {
 }
 
 
-@pytest.fixture
-def store():
-    return fakes.FakeStore()
-
-
-def uow(store):
-    return fakes.FakeUnitOfWork(store)
-
-
 def payloads(store, kind):
     return [
         kind.model_validate(entry.envelope.data)
@@ -68,7 +41,7 @@ def payloads(store, kind):
 
 
 async def test_drafts_and_their_edits_are_audited_but_not_published(store):
-    request_id = await fakes.a_request(store, fields={"title": "Parking"})
+    request_id = await a_request(store, fields={"title": "Parking"})
     async with uow(store) as u:
         await services.update_draft(
             u, request_id=request_id, actor=ALEX, changes={"title": "Permits"}, expected_version=1
@@ -88,7 +61,7 @@ async def test_drafts_and_their_edits_are_audited_but_not_published(store):
 
 async def test_a_submission_publishes_request_submitted_with_the_requests_summary(store):
     with correlation_scope("corr-123"):
-        request_id = await fakes.a_request(store, "submitted")
+        request_id = await a_request(store, "submitted")
 
     [entry] = store.outbox
     envelope = entry.envelope
@@ -109,11 +82,11 @@ async def test_a_submission_publishes_request_submitted_with_the_requests_summar
         Decimal("18000.00"),
     )
     assert event.capabilities_needed == ["repairs-scheduling"]
-    assert event.submitted_at == fakes.NOW
+    assert event.submitted_at == NOW
 
 
 async def test_every_transition_is_published_in_order_and_ratings_are_not(store):
-    request_id = await fakes.a_request(store, "decided")
+    request_id = await a_request(store, "decided")
     async with uow(store) as u:
         await services.reopen(u, request_id=request_id, actor=CHAIR, reason="New evidence on hosting")
     async with uow(store) as u:
@@ -134,7 +107,7 @@ async def test_every_transition_is_published_in_order_and_ratings_are_not(store)
         assert entry.envelope.subject == str(request_id)
     assert "item_rated" in store.audited_actions()
     assert len([a for a in store.audited_actions() if a == "item_rated"]) == len(
-        list(fakes.CHECKLISTS.current.items())
+        list(CHECKLISTS.current.items())
     )
 
     [info] = payloads(store, ev.RequestInformationRequested)
@@ -156,10 +129,10 @@ async def test_every_transition_is_published_in_order_and_ratings_are_not(store)
 
 
 async def test_an_approval_publishes_the_proposed_system_built_from_the_request(store):
-    request_id = await fakes.a_request(
+    request_id = await a_request(
         store,
         "decided",
-        fields=fakes.complete_fields(renews_or_replaces_contract_id="6f1c1b52-8f1e-4a4e-9a55-0e0f5a0c1d2e"),
+        fields=complete_fields(renews_or_replaces_contract_id="6f1c1b52-8f1e-4a4e-9a55-0e0f5a0c1d2e"),
     )
 
     [decided] = payloads(store, ev.RequestDecided)
@@ -189,7 +162,7 @@ async def test_an_approval_publishes_the_proposed_system_built_from_the_request(
 
 
 async def test_a_conditional_approval_publishes_its_conditions_and_each_met_condition(store):
-    request_id = await fakes.a_request(store, "under_review")
+    request_id = await a_request(store, "under_review")
     async with uow(store) as u:
         await services.rate_item(u, request_id=request_id, actor=TARA, item_id="R1.1", rating="met")
     async with uow(store) as u:
@@ -224,7 +197,7 @@ async def test_a_conditional_approval_publishes_its_conditions_and_each_met_cond
 
 
 async def test_a_non_approval_publishes_no_proposed_system(store):
-    request_id = await fakes.a_request(store, "under_review")
+    request_id = await a_request(store, "under_review")
     async with uow(store) as u:
         await services.decide(
             u, request_id=request_id, actor=CHAIR, outcome="not_approved", rationale="Re-use Alloy."
@@ -235,7 +208,7 @@ async def test_a_non_approval_publishes_no_proposed_system(store):
 
 
 async def test_a_refused_command_writes_no_audit_and_no_event(store):
-    request_id = await fakes.a_request(store, "under_review")
+    request_id = await a_request(store, "under_review")
     before = (len(store.audit), len(store.outbox))
 
     async with uow(store) as u:

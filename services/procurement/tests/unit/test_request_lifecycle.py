@@ -3,43 +3,16 @@ chair decides and reopens, the requester answers and withdraws, and a refusal sa
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from datetime import date, timedelta
-from pathlib import Path
-from types import ModuleType
 
 import pytest
+from procurement_fakes import ADMIN, ALEX, AUDITOR, BEA, CHAIR, NOW, OMAR, TARA, a_request, uow
 
 from estate_procurement.application import services
 from estate_procurement.domain.errors import IncompleteRequest, InvalidTransition, InvalidValue, NotAllowed
 from estate_procurement.domain.values import Outcome, RequestState
 
-
-def load_fakes() -> ModuleType:
-    """The procurement fakes under a name of their own (the register's tests have a ``fakes`` too)."""
-    name = "estate_procurement_unit_fakes"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).resolve().parents[1] / "fakes.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-fakes = load_fakes()
-ALEX, BEA, TARA, OMAR, CHAIR, ADMIN = fakes.ALEX, fakes.BEA, fakes.TARA, fakes.OMAR, fakes.CHAIR, fakes.ADMIN
 S = RequestState
-
-
-@pytest.fixture
-def store():
-    return fakes.FakeStore()
-
-
-def uow(store):
-    return fakes.FakeUnitOfWork(store)
 
 
 def state_of(store, request_id):
@@ -50,7 +23,7 @@ def state_of(store, request_id):
 
 
 async def test_a_member_starts_the_review_of_a_submitted_request_on_the_current_checklist(store):
-    request_id = await fakes.a_request(store, "submitted")
+    request_id = await a_request(store, "submitted")
 
     async with uow(store) as u:
         request = await services.start_review(u, request_id=request_id, actor=TARA)
@@ -61,7 +34,7 @@ async def test_a_member_starts_the_review_of_a_submitted_request_on_the_current_
 
 
 async def test_the_chair_can_start_a_review_too(store):
-    request_id = await fakes.a_request(store, "submitted")
+    request_id = await a_request(store, "submitted")
 
     async with uow(store) as u:
         request = await services.start_review(u, request_id=request_id, actor=CHAIR)
@@ -70,7 +43,7 @@ async def test_the_chair_can_start_a_review_too(store):
 
 
 async def test_asking_for_information_and_resubmitting_returns_to_review_in_the_same_round(store):
-    request_id = await fakes.a_request(store, "under_review")
+    request_id = await a_request(store, "under_review")
     async with uow(store) as u:
         await services.rate_item(u, request_id=request_id, actor=TARA, item_id="R1.1", rating="met")
     async with uow(store) as u:
@@ -108,7 +81,7 @@ async def test_asking_for_information_and_resubmitting_returns_to_review_in_the_
 
 
 async def test_the_history_dates_every_state_the_request_passed_through(store):
-    request_id = await fakes.a_request(store, "resubmitted")
+    request_id = await a_request(store, "resubmitted")
 
     history = store.requests[request_id].history
     assert [h.state for h in history] == [
@@ -118,7 +91,7 @@ async def test_the_history_dates_every_state_the_request_passed_through(store):
         S.INFORMATION_REQUESTED,
         S.RESUBMITTED,
     ]
-    assert all(h.entered_at == fakes.NOW for h in history)
+    assert all(h.entered_at == NOW for h in history)
     assert history[2].by.name == "Tara Member"
 
 
@@ -126,7 +99,7 @@ async def test_the_history_dates_every_state_the_request_passed_through(store):
     "state", ["draft", "submitted", "under_review", "information_requested", "resubmitted"]
 )
 async def test_the_requester_can_withdraw_an_undecided_request_with_a_reason(store, state):
-    request_id = await fakes.a_request(store, state)
+    request_id = await a_request(store, state)
 
     async with uow(store) as u:
         request = await services.withdraw(u, request_id=request_id, actor=ALEX, reason="Budget withdrawn")
@@ -136,7 +109,7 @@ async def test_the_requester_can_withdraw_an_undecided_request_with_a_reason(sto
 
 
 async def test_the_chair_can_withdraw_on_the_requesters_behalf_but_a_member_cannot(store):
-    request_id = await fakes.a_request(store, "under_review")
+    request_id = await a_request(store, "under_review")
 
     async with uow(store) as u:
         with pytest.raises(NotAllowed):
@@ -148,7 +121,7 @@ async def test_the_chair_can_withdraw_on_the_requesters_behalf_but_a_member_cann
 
 
 async def test_withdrawing_needs_a_reason(store):
-    request_id = await fakes.a_request(store, "submitted")
+    request_id = await a_request(store, "submitted")
 
     async with uow(store) as u:
         with pytest.raises(InvalidValue, match="say why") as refused:
@@ -158,7 +131,7 @@ async def test_withdrawing_needs_a_reason(store):
 
 @pytest.mark.parametrize("state", ["decided", "withdrawn"])
 async def test_only_the_chair_reopens_a_decided_or_withdrawn_request_into_a_new_round(store, state):
-    request_id = await fakes.a_request(store, state)
+    request_id = await a_request(store, state)
 
     for someone in (ALEX, TARA, ADMIN):
         async with uow(store) as u:
@@ -174,7 +147,7 @@ async def test_only_the_chair_reopens_a_decided_or_withdrawn_request_into_a_new_
 
 
 async def test_a_request_withdrawn_as_a_draft_cannot_be_reopened_into_review(store):
-    request_id = await fakes.a_request(store)
+    request_id = await a_request(store)
     async with uow(store) as u:
         await services.withdraw(u, request_id=request_id, actor=ALEX, reason="Started by mistake")
 
@@ -186,10 +159,10 @@ async def test_a_request_withdrawn_as_a_draft_cannot_be_reopened_into_review(sto
 # --- refused by role ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("someone", [ALEX, ADMIN, fakes.AUDITOR])
+@pytest.mark.parametrize("someone", [ALEX, ADMIN, AUDITOR])
 async def test_only_tda_members_start_reviews_ask_for_information_and_rate(store, someone):
-    submitted = await fakes.a_request(store, "submitted")
-    reviewing = await fakes.a_request(store, "under_review")
+    submitted = await a_request(store, "submitted")
+    reviewing = await a_request(store, "under_review")
 
     async with uow(store) as u:
         with pytest.raises(NotAllowed, match="only TDA members"):
@@ -203,7 +176,7 @@ async def test_only_tda_members_start_reviews_ask_for_information_and_rate(store
 
 @pytest.mark.parametrize("someone", [ALEX, TARA, ADMIN])
 async def test_only_the_chair_decides(store, someone):
-    request_id = await fakes.a_request(store, "under_review")
+    request_id = await a_request(store, "under_review")
 
     async with uow(store) as u:
         with pytest.raises(NotAllowed, match="only the TDA chair"):
@@ -214,7 +187,7 @@ async def test_only_the_chair_decides(store, someone):
 
 
 async def test_only_the_requester_answers_information_requests(store):
-    request_id = await fakes.a_request(store, "information_requested")
+    request_id = await a_request(store, "information_requested")
 
     for someone in (BEA, TARA, CHAIR):
         async with uow(store) as u:
@@ -227,7 +200,7 @@ async def test_only_the_requester_answers_information_requests(store):
 
 @pytest.mark.parametrize("state", ["draft", "under_review", "information_requested", "decided", "withdrawn"])
 async def test_a_review_cannot_start_outside_submitted_or_resubmitted(store, state):
-    request_id = await fakes.a_request(store, state)
+    request_id = await a_request(store, state)
 
     async with uow(store) as u:
         with pytest.raises(InvalidTransition) as refused:
@@ -241,7 +214,7 @@ async def test_a_review_cannot_start_outside_submitted_or_resubmitted(store, sta
     "state", ["draft", "submitted", "information_requested", "resubmitted", "decided", "withdrawn"]
 )
 async def test_a_decision_is_only_taken_under_review(store, state):
-    request_id = await fakes.a_request(store, state)
+    request_id = await a_request(store, state)
 
     async with uow(store) as u:
         with pytest.raises(InvalidTransition, match=f"cannot decide a request that is {state}"):
@@ -252,7 +225,7 @@ async def test_a_decision_is_only_taken_under_review(store, state):
 
 @pytest.mark.parametrize("state", ["submitted", "information_requested", "resubmitted", "decided"])
 async def test_information_is_only_requested_under_review(store, state):
-    request_id = await fakes.a_request(store, state)
+    request_id = await a_request(store, state)
 
     async with uow(store) as u:
         with pytest.raises(InvalidTransition, match="cannot ask for information on"):
@@ -261,7 +234,7 @@ async def test_information_is_only_requested_under_review(store, state):
 
 @pytest.mark.parametrize("state", ["submitted", "under_review", "resubmitted", "decided"])
 async def test_resubmitting_is_only_an_answer_to_an_information_request(store, state):
-    request_id = await fakes.a_request(store, state)
+    request_id = await a_request(store, state)
 
     async with uow(store) as u:
         with pytest.raises(InvalidTransition, match="cannot resubmit"):
@@ -270,7 +243,7 @@ async def test_resubmitting_is_only_an_answer_to_an_information_request(store, s
 
 @pytest.mark.parametrize("state", ["submitted", "under_review"])
 async def test_a_submitted_request_cannot_be_submitted_again(store, state):
-    request_id = await fakes.a_request(store, state)
+    request_id = await a_request(store, state)
 
     async with uow(store) as u:
         with pytest.raises(InvalidTransition, match="cannot submit"):
@@ -279,7 +252,7 @@ async def test_a_submitted_request_cannot_be_submitted_again(store, state):
 
 @pytest.mark.parametrize("state", ["decided", "withdrawn"])
 async def test_a_decided_or_withdrawn_request_cannot_be_withdrawn(store, state):
-    request_id = await fakes.a_request(store, state)
+    request_id = await a_request(store, state)
 
     async with uow(store) as u:
         with pytest.raises(InvalidTransition) as refused:
@@ -291,7 +264,7 @@ async def test_a_decided_or_withdrawn_request_cannot_be_withdrawn(store, state):
     "state", ["draft", "submitted", "under_review", "information_requested", "resubmitted"]
 )
 async def test_an_undecided_request_cannot_be_reopened(store, state):
-    request_id = await fakes.a_request(store, state)
+    request_id = await a_request(store, state)
 
     async with uow(store) as u:
         with pytest.raises(InvalidTransition, match="cannot reopen"):
@@ -300,7 +273,7 @@ async def test_an_undecided_request_cannot_be_reopened(store, state):
 
 @pytest.mark.parametrize("state", ["submitted", "information_requested", "decided"])
 async def test_items_are_only_rated_under_review(store, state):
-    request_id = await fakes.a_request(store, state)
+    request_id = await a_request(store, state)
 
     async with uow(store) as u:
         with pytest.raises(InvalidTransition, match="cannot rate"):
@@ -311,7 +284,7 @@ async def test_items_are_only_rated_under_review(store, state):
 
 
 async def test_an_information_request_needs_a_question_and_a_due_date_not_in_the_past(store):
-    request_id = await fakes.a_request(store, "under_review")
+    request_id = await a_request(store, "under_review")
 
     async with uow(store) as u:
         with pytest.raises(InvalidValue, match="at least one question"):
@@ -324,7 +297,7 @@ async def test_an_information_request_needs_a_question_and_a_due_date_not_in_the
 
 
 async def test_resubmitting_needs_answers_and_keeps_the_request_complete(store):
-    request_id = await fakes.a_request(store, "information_requested")
+    request_id = await a_request(store, "information_requested")
 
     async with uow(store) as u:
         with pytest.raises(InvalidValue, match="answers"):
@@ -340,7 +313,7 @@ async def test_resubmitting_needs_answers_and_keeps_the_request_complete(store):
 
 
 async def test_reopening_keeps_the_earlier_decision_unchanged_and_the_next_one_is_appended(store):
-    request_id = await fakes.a_request(store, "decided")
+    request_id = await a_request(store, "decided")
     first = store.requests[request_id].latest_decision
 
     async with uow(store) as u:
@@ -364,7 +337,7 @@ async def test_reopening_keeps_the_earlier_decision_unchanged_and_the_next_one_i
 
 
 async def test_a_recorded_decision_cannot_be_edited(store):
-    request_id = await fakes.a_request(store, "decided")
+    request_id = await a_request(store, "decided")
     decision = store.requests[request_id].latest_decision
 
     with pytest.raises(AttributeError):
@@ -379,9 +352,9 @@ async def test_a_recorded_decision_cannot_be_edited(store):
 
 
 async def test_listing_filters_by_state_and_requester(store):
-    draft = await fakes.a_request(store)
-    mine = await fakes.a_request(store, "submitted")
-    theirs = await fakes.a_request(store, "submitted", requester=BEA)
+    draft = await a_request(store)
+    mine = await a_request(store, "submitted")
+    theirs = await a_request(store, "submitted", requester=BEA)
 
     async with uow(store) as u:
         submitted = await services.list_requests(u, states=[S.SUBMITTED])
@@ -391,4 +364,4 @@ async def test_listing_filters_by_state_and_requester(store):
     assert {r.id for r in submitted} == {mine, theirs}
     assert {r.id for r in alexs} == {draft, mine}
     assert by_reference.id == theirs
-    assert timedelta(0) == by_reference.created_at - fakes.NOW
+    assert timedelta(0) == by_reference.created_at - NOW

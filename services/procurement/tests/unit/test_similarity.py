@@ -3,33 +3,21 @@ which order, and the reasons they read."""
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import replace
-from datetime import UTC, datetime
 
 import pytest
+from procurement_fakes import STREET_APP, catalogue_system
 
 from estate_procurement.domain.similarity import (
     Candidate,
-    CatalogueSystem,
-    PastDecision,
     ReuseQuery,
     SimilarityIndex,
     stem,
     trigrams,
 )
 
-
-def system(name: str, **fields: object) -> CatalogueSystem:
-    return CatalogueSystem(
-        id=uuid.uuid5(uuid.NAMESPACE_URL, f"system/{name}"),
-        reference=f"SYS-{name.upper().replace(' ', '-')[:12]}",
-        name=name,
-        **fields,  # type: ignore[arg-type]
-    )
-
-
-ALLOY = system(
+ALLOY = catalogue_system(
+    1,
     "Alloy",
     supplier="Yotta",
     product_family="Alloy",
@@ -37,21 +25,24 @@ ALLOY = system(
     capabilities=("asset management", "inspections", "works orders"),
     service_areas=("Streets and Open Spaces",),
 )
-UNIFORM = system(
+UNIFORM = catalogue_system(
+    2,
     "Uniform",
     supplier="Idox",
     description="Planning applications, building control and land charges casework.",
     capabilities=("planning applications", "building control", "land charges"),
     service_areas=("Greater Cambridge Shared Planning", "Building Control"),
 )
-TASCOMI = system(
+TASCOMI = catalogue_system(
+    3,
     "Tascomi",
     supplier="Idox",
     description="Regulatory services: licensing, planning enforcement and environmental health cases.",
     capabilities=("licensing", "case management", "inspections"),
     service_areas=("Environmental Health",),
 )
-PARIS = system(
+PARIS = catalogue_system(
+    4,
     "Civica Paris",
     supplier="Civica",
     product_family="Paris",
@@ -59,7 +50,8 @@ PARIS = system(
     capabilities=("payments", "income management"),
     service_areas=("Finance",),
 )
-ORCHARD = system(
+ORCHARD = catalogue_system(
+    5,
     "Orchard",
     supplier="MRI Software",
     product_family="MRI housing suite",
@@ -67,14 +59,16 @@ ORCHARD = system(
     capabilities=("housing management", "rent accounting", "tenancy management"),
     service_areas=("Housing Services (City Homes)",),
 )
-NORTHGATE = system(
+NORTHGATE = catalogue_system(
+    6,
     "Northgate Revenues and Benefits",
     supplier="NEC",
     description="Council tax, business rates and housing benefit assessment and billing.",
     capabilities=("council tax", "business rates", "housing benefit"),
     service_areas=("Local Taxation",),
 )
-CONFIRM = system(
+CONFIRM = catalogue_system(
+    7,
     "Confirm",
     supplier="Brightly",
     description="The old highways asset management system.",
@@ -82,7 +76,8 @@ CONFIRM = system(
     service_areas=("Streets and Open Spaces",),
     lifecycle_stage="retired",
 )
-ROUNDS = system(
+ROUNDS = catalogue_system(
+    8,
     "Whitespace Waste Rounds",
     supplier="Whitespace",
     description="Waste collection round planning and in-cab crew devices.",
@@ -91,18 +86,6 @@ ROUNDS = system(
     lifecycle_stage="planned",
 )
 ESTATE = (ALLOY, UNIFORM, TASCOMI, PARIS, ORCHARD, NORTHGATE, CONFIRM, ROUNDS)
-
-STREET_APP = PastDecision(
-    request_id=uuid.uuid5(uuid.NAMESPACE_URL, "request/7"),
-    reference="TR-2026-0007",
-    title="Street asset app",
-    summary="A mobile app for recording street asset inspections.",
-    capabilities=("asset management",),
-    service_area="Streets and Open Spaces",
-    outcome="not_approved",
-    rationale="re-use Alloy",
-    decided_at=datetime(2026, 3, 3, 14, 30, tzinfo=UTC),
-)
 
 
 @pytest.fixture
@@ -258,7 +241,8 @@ def test_a_later_decision_replaces_the_earlier_one(index: SimilarityIndex) -> No
 def test_order_is_by_score_then_name_and_repeatable() -> None:
     index = SimilarityIndex()
     twins = [
-        system(n, capabilities=("parking permits",), service_areas=("Commercial Services",)) for n in "CBA"
+        catalogue_system(10 + i, n, capabilities=("parking permits",), service_areas=("Commercial Services",))
+        for i, n in enumerate("CBA")
     ]
     for s in twins:
         index.upsert_system(s)

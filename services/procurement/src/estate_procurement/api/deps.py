@@ -16,15 +16,18 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from estate_procurement.api.schemas import RequestOut
+from estate_procurement.api.views import present
 from estate_procurement.application import services
 from estate_procurement.application.ports import UnitOfWork
 from estate_procurement.bootstrap import Container
-from estate_procurement.domain.errors import NotAllowed
+from estate_procurement.domain.errors import NotAllowed, StaleVersion
 from estate_procurement.domain.request import TechnologyRequest
 from estate_procurement.domain.values import ADMIN, AUDITOR, TDA_CHAIR, TDA_MEMBER, Actor
 from estate_runtime.auth import Principal
@@ -43,6 +46,10 @@ READ_ALL = frozenset({TDA_MEMBER, TDA_CHAIR, ADMIN, AUDITOR})
 
 READ_AUDIT = READ_ALL
 """Roles that read any request's audit trail (a requester reads their own request's)."""
+
+RequestKey = Annotated[
+    str, Path(max_length=60, description="The request's id (UUID) or reference (TR-2026-0042)")
+]
 
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
@@ -150,24 +157,85 @@ async def find_request(uow: UnitOfWork, key: str) -> TechnologyRequest:
     return await services.get_request(uow, request_id=request_id)
 
 
+async def readable_request(uow: UnitOfWork, key: str, reader: Actor) -> TechnologyRequest:
+    """The request named by ``key``, when ``reader`` may read it (NotAllowed otherwise)."""
+    request = await find_request(uow, key)
+    ensure_may_read(reader, request)
+    return request
+
+
+def check_if_match(request: TechnologyRequest, if_match: str | None, *, required: bool = False) -> int | None:
+    """The version the caller last read, from If-Match (428 when required and missing, 412 when it is
+    not this request's current ETag); None when not sent and not required."""
+    if not if_match and not required:
+        return None
+    version = expected_version(request.id, if_match)
+    if version != request.version:
+        raise StaleVersion(
+            f"{request.reference} was changed since you read it (you sent version {version}, it is now "
+            f"version {request.version}); read it again and apply your change to what is there now"
+        )
+    return version
+
+
+@dataclass(frozen=True)
+class Command:
+    """A command on one request: the caller, the unit of work, the If-Match they sent and the response
+    whose ETag the answer sets."""
+
+    uow: UnitOfWork
+    container: Container
+    actor: Actor
+    response: Response
+    if_match: str | None
+
+    async def target(self, key: str, *, required: bool = False) -> tuple[TechnologyRequest, int | None]:
+        """The request named by ``key`` and the version If-Match names (see :func:`check_if_match`)."""
+        request = await find_request(self.uow, key)
+        return request, check_if_match(request, self.if_match, required=required)
+
+    def tag(self, request: TechnologyRequest) -> None:
+        """Put the request's current ETag on the answer."""
+        self.response.headers["ETag"] = etag(request)
+
+    def answer(self, request: TechnologyRequest) -> RequestOut:
+        """The request as the caller now sees it, with its new ETag."""
+        return present(request, actor=self.actor, container=self.container, response=self.response)
+
+
+async def get_command(
+    uow: UowDep, container: ContainerDep, actor: ActorDep, response: Response, if_match: IfMatch = None
+) -> Command:
+    return Command(uow=uow, container=container, actor=actor, response=response, if_match=if_match)
+
+
+CommandDep = Annotated[Command, Depends(get_command)]
+"""A command's caller, unit of work, If-Match and response."""
+
+
 __all__ = [
     "READ_ALL",
     "READ_AUDIT",
     "ActorDep",
     "AuthenticatedRoute",
+    "Command",
+    "CommandDep",
     "ContainerDep",
     "IfMatch",
     "PrincipalDep",
     "ReaderDep",
+    "RequestKey",
     "SessionDep",
     "UowDep",
     "actor_of",
+    "check_if_match",
     "ensure_may_read",
     "ensure_reads_reviews",
     "etag",
     "expected_version",
     "find_request",
     "may_read",
+    "readable_request",
     "reads_everything",
     "require",
 ]

@@ -8,23 +8,22 @@ request will be reviewed against.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Depends, Path, Query
 
 from estate_procurement.api.deps import (
-    ActorDep,
     AuthenticatedRoute,
+    CommandDep,
     ContainerDep,
-    IfMatch,
     ReaderDep,
+    RequestKey,
     UowDep,
-    ensure_may_read,
     ensure_reads_reviews,
-    etag,
     find_request,
+    readable_request,
 )
-from estate_procurement.api.routes import RequestKey, check_if_match
 from estate_procurement.api.schemas import (
     ChecklistOut,
     ChecklistSummaryOut,
@@ -40,12 +39,12 @@ from estate_procurement.api.schemas import (
 from estate_procurement.api.views import (
     checklist_out,
     checklist_summary,
-    present,
     rating_out,
     recommendation_out,
     scores_out,
 )
 from estate_procurement.application import services
+from estate_procurement.application.ports import UnitOfWork
 from estate_procurement.domain.errors import InvalidTransition, NotFound
 from estate_procurement.domain.request import TechnologyRequest
 from estate_procurement.domain.review import ReviewRound
@@ -67,6 +66,27 @@ def _round(request: TechnologyRequest, number: int | None) -> ReviewRound:
         if review.number == number:
             return review
     raise NotFound(f"{request.reference} has no review round {number} (it has {len(request.rounds)})")
+
+
+@dataclass(frozen=True)
+class Reviewed:
+    """A request and one of its review rounds, read by a reader of reviews."""
+
+    uow: UnitOfWork
+    request: TechnologyRequest
+    round: ReviewRound
+
+
+async def get_reviewed(
+    request_key: RequestKey, uow: UowDep, reader: ReaderDep, round: RoundNumber = None
+) -> Reviewed:
+    """The round ``round`` (the current one when left out) of the request, when the caller reads reviews."""
+    ensure_reads_reviews(reader)
+    request = await find_request(uow, request_key)
+    return Reviewed(uow=uow, request=request, round=_round(request, round))
+
+
+ReviewedDep = Annotated[Reviewed, Depends(get_reviewed)]
 
 
 # --- checklists ------------------------------------------------------------------------------------
@@ -114,8 +134,7 @@ async def request_checklist(
     request_key: RequestKey, uow: UowDep, container: ContainerDep, reader: ReaderDep
 ) -> ChecklistOut:
     """The version its current review round pinned, or the current version before any review."""
-    request = await find_request(uow, request_key)
-    ensure_may_read(reader, request)
+    request = await readable_request(uow, request_key, reader)
     checklist = await services.checklist_for(uow, request_id=request.id)
     return checklist_out(checklist, current=checklist.key == container.checklists.current.key)
 
@@ -133,26 +152,22 @@ async def rate_item(
     request_key: RequestKey,
     item_id: Annotated[str, Path(max_length=40, description="An item of the pinned checklist, e.g. R1.1")],
     body: RatingIn,
-    uow: UowDep,
-    actor: ActorDep,
-    response: Response,
-    if_match: IfMatch = None,
+    command: CommandDep,
 ) -> RatingOut:
     """The caller's own rating of one item of the round's pinned checklist (rating again replaces it),
     while under review; TDA members and the chair. A comment is needed for partly_met and not_met. The
     answer's ETag is the request's."""
-    request = await find_request(uow, request_key)
-    check_if_match(request, if_match)
+    request, _ = await command.target(request_key)
     given = await services.rate_item(
-        uow,
+        command.uow,
         request_id=request.id,
-        actor=actor,
+        actor=command.actor,
         item_id=item_id,
         rating=body.rating,
         comment=body.comment,
         evidence_url=body.evidence_url,
     )
-    response.headers["ETag"] = etag(request)
+    command.tag(request)
     return rating_out(given)
 
 
@@ -162,12 +177,8 @@ async def rate_item(
     tags=["review"],
     summary="Every reviewer's ratings",
 )
-async def ratings(
-    request_key: RequestKey, uow: UowDep, reader: ReaderDep, round: RoundNumber = None
-) -> RatingsOut:
-    ensure_reads_reviews(reader)
-    request = await find_request(uow, request_key)
-    review = _round(request, round)
+async def ratings(reviewed: ReviewedDep) -> RatingsOut:
+    review = reviewed.round
     ordered = sorted(review.ratings, key=lambda r: (r.item_id, r.reviewer.name))
     return RatingsOut(
         round=review.number,
@@ -182,16 +193,12 @@ async def ratings(
     tags=["review"],
     summary="Scores per rule and overall",
 )
-async def scores(
-    request_key: RequestKey, uow: UowDep, reader: ReaderDep, round: RoundNumber = None
-) -> ScoresOut:
+async def scores(reviewed: ReviewedDep) -> ScoresOut:
     """Per item, per rule and overall (weighted; met 1, partly_met 0.5, not_met 0, n/a left out), with
     coverage (the share of items rated)."""
-    ensure_reads_reviews(reader)
-    request = await find_request(uow, request_key)
-    review = _round(request, round)
-    found = await services.scores(uow, request_id=request.id, round_number=review.number)
-    return scores_out(found, review.number)
+    number = reviewed.round.number
+    found = await services.scores(reviewed.uow, request_id=reviewed.request.id, round_number=number)
+    return scores_out(found, number)
 
 
 @router.get(
@@ -200,16 +207,12 @@ async def scores(
     tags=["review"],
     summary="What the ratings recommend",
 )
-async def recommendation(
-    request_key: RequestKey, uow: UowDep, reader: ReaderDep, round: RoundNumber = None
-) -> RecommendationOut:
+async def recommendation(reviewed: ReviewedDep) -> RecommendationOut:
     """A red line rated not_met forces not_approved; otherwise the checklist's thresholds decide. The
     service recommends; the chair decides."""
-    ensure_reads_reviews(reader)
-    request = await find_request(uow, request_key)
-    review = _round(request, round)
-    advice = await services.recommendation(uow, request_id=request.id, round_number=review.number)
-    return recommendation_out(advice, review.number)
+    number = reviewed.round.number
+    advice = await services.recommendation(reviewed.uow, request_id=reviewed.request.id, round_number=number)
+    return recommendation_out(advice, number)
 
 
 # --- the decision ----------------------------------------------------------------------------------
@@ -221,21 +224,12 @@ async def recommendation(
     tags=["review"],
     summary="Decide a request (the chair)",
 )
-async def decide(
-    request_key: RequestKey,
-    body: DecisionIn,
-    uow: UowDep,
-    container: ContainerDep,
-    actor: ActorDep,
-    response: Response,
-    if_match: IfMatch = None,
-) -> RequestOut:
+async def decide(request_key: RequestKey, body: DecisionIn, command: CommandDep) -> RequestOut:
     """under_review -> decided, by the TDA chair only (not a member, not an administrator), with a
     written rationale. approved_with_conditions needs at least one condition, each with an owner and a
     due date (or a number of working days). An approval proposes a system to the register. Once
     published, a decision never changes; the chair may reopen the request for a new round."""
-    request = await find_request(uow, request_key)
-    check_if_match(request, if_match)
+    request, _ = await command.target(request_key)
     conditions = [
         {
             "text": c.text,
@@ -246,15 +240,15 @@ async def decide(
         for c in body.conditions
     ]
     await services.decide(
-        uow,
+        command.uow,
         request_id=request.id,
-        actor=actor,
+        actor=command.actor,
         outcome=body.outcome,
         rationale=body.rationale,
         conditions=conditions,
         proposed_system=content_of(body.proposed_system, only_sent=True) if body.proposed_system else None,
     )
-    return present(request, actor=actor, container=container, response=response)
+    return command.answer(request)
 
 
 __all__ = ["router"]

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Path, Query, Response, status
+from fastapi import APIRouter, Query, Response, status
 from pydantic import BaseModel
 
 from estate_procurement.adapters.db import queries
@@ -26,15 +26,15 @@ from estate_procurement.api.deps import (
     READ_AUDIT,
     ActorDep,
     AuthenticatedRoute,
+    CommandDep,
     ContainerDep,
-    IfMatch,
     ReaderDep,
+    RequestKey,
     SessionDep,
     UowDep,
-    ensure_may_read,
-    etag,
-    expected_version,
+    check_if_match,
     find_request,
+    readable_request,
     reads_everything,
 )
 from estate_procurement.api.schemas import (
@@ -66,14 +66,11 @@ from estate_procurement.api.views import (
     summary_row,
 )
 from estate_procurement.application import services
-from estate_procurement.application.ports import UnitOfWork
 from estate_procurement.bootstrap import Container
-from estate_procurement.domain.errors import NotAllowed, StaleVersion
-from estate_procurement.domain.request import TechnologyRequest
+from estate_procurement.domain.errors import NotAllowed
 from estate_procurement.domain.similarity import ReuseQuery
 from estate_procurement.domain.values import (
     REQUESTING_ROLES,
-    Actor,
     Outcome,
     RequestCategory,
     RequestState,
@@ -83,9 +80,6 @@ from estate_runtime.problems import Problem
 
 router = APIRouter(prefix="/api/v1", route_class=AuthenticatedRoute)
 
-RequestKey = Annotated[
-    str, Path(max_length=60, description="The request's id (UUID) or reference (TR-2026-0042)")
-]
 Cursor = Annotated[str | None, Query(max_length=500, description="next_cursor from the previous page")]
 Limit = Annotated[int | None, Query(ge=1, description="Page size (the service's default and maximum apply)")]
 Count = Annotated[bool, Query(description="Also say how many match the filters")]
@@ -94,20 +88,6 @@ T = TypeVar("T")
 
 
 # --- helpers ---------------------------------------------------------------------------------------------
-
-
-def check_if_match(request: TechnologyRequest, if_match: str | None, *, required: bool = False) -> int | None:
-    """The version the caller last read, from If-Match (428 when required and missing, 412 when it is
-    not this request's current ETag); None when not sent and not required."""
-    if not if_match and not required:
-        return None
-    version = expected_version(request.id, if_match)
-    if version != request.version:
-        raise StaleVersion(
-            f"{request.reference} was changed since you read it (you sent version {version}, it is now "
-            f"version {request.version}); read it again and apply your change to what is there now"
-        )
-    return version
 
 
 def page_size(container: Container, limit: int | None) -> int:
@@ -167,12 +147,6 @@ def keyset_page(
 def json_page(items: Sequence[BaseModel], next_cursor: str | None, total: int | None) -> Response:
     body = Page[Any](items=list(items), next_cursor=next_cursor, total=total)
     return Response(body.model_dump_json(), media_type="application/json")
-
-
-async def _readable(uow: UnitOfWork, key: str, actor: Actor) -> TechnologyRequest:
-    request = await find_request(uow, key)
-    ensure_may_read(actor, request)
-    return request
 
 
 # --- requests ----------------------------------------------------------------------------------------
@@ -290,51 +264,35 @@ async def get_request(
 ) -> RequestOut:
     """By id or reference: the content, ``state``, what a draft still ``missing``, the ``ageing``, the
     decisions and the conditions with their ``overdue`` flags, and what the caller may do next."""
-    request = await _readable(uow, request_key, reader)
+    request = await readable_request(uow, request_key, reader)
     return present(request, actor=reader, container=container, response=response)
 
 
 @router.patch("/requests/{request_key}", response_model=RequestOut, tags=["requests"], summary="Edit a draft")
-async def update_request(
-    request_key: RequestKey,
-    body: RequestFields,
-    uow: UowDep,
-    container: ContainerDep,
-    actor: ActorDep,
-    response: Response,
-    if_match: IfMatch = None,
-) -> RequestOut:
+async def update_request(request_key: RequestKey, body: RequestFields, command: CommandDep) -> RequestOut:
     """Only the requester, only while a draft. Only the fields sent change; null empties a field.
     Needs the ETag last read in ``If-Match``: 428 without it, 412 if the draft changed meanwhile."""
-    request = await find_request(uow, request_key)
-    version = check_if_match(request, if_match, required=True)
-    request = await services.update_draft(
-        uow,
-        request_id=request.id,
-        actor=actor,
-        changes=content_of(body, only_sent=True),
-        expected_version=version,
+    request, version = await command.target(request_key, required=True)
+    changes = content_of(body, only_sent=True)
+    return command.answer(
+        await services.update_draft(
+            command.uow, request_id=request.id, actor=command.actor, changes=changes, expected_version=version
+        )
     )
-    return present(request, actor=actor, container=container, response=response)
 
 
 @router.post(
     "/requests/{request_key}/submit", response_model=RequestOut, tags=["lifecycle"], summary="Submit a draft"
 )
-async def submit_request(
-    request_key: RequestKey,
-    uow: UowDep,
-    container: ContainerDep,
-    actor: ActorDep,
-    response: Response,
-    if_match: IfMatch = None,
-) -> RequestOut:
+async def submit_request(request_key: RequestKey, command: CommandDep) -> RequestOut:
     """draft -> submitted, by the requester, when complete: otherwise 422 lists *every* missing part in
     ``errors`` (one per field). Honours If-Match."""
-    request = await find_request(uow, request_key)
-    version = check_if_match(request, if_match)
-    request = await services.submit(uow, request_id=request.id, actor=actor, expected_version=version)
-    return present(request, actor=actor, container=container, response=response)
+    request, version = await command.target(request_key)
+    return command.answer(
+        await services.submit(
+            command.uow, request_id=request.id, actor=command.actor, expected_version=version
+        )
+    )
 
 
 @router.post(
@@ -343,20 +301,13 @@ async def submit_request(
     tags=["lifecycle"],
     summary="Start (or resume) the review",
 )
-async def start_review(
-    request_key: RequestKey,
-    uow: UowDep,
-    container: ContainerDep,
-    actor: ActorDep,
-    response: Response,
-    if_match: IfMatch = None,
-) -> RequestOut:
+async def start_review(request_key: RequestKey, command: CommandDep) -> RequestOut:
     """submitted | resubmitted -> under_review, by a TDA member or the chair. A first review pins the
     current checklist version; after a resubmission the same round carries on."""
-    request = await find_request(uow, request_key)
-    check_if_match(request, if_match)
-    request = await services.start_review(uow, request_id=request.id, actor=actor)
-    return present(request, actor=actor, container=container, response=response)
+    request, _ = await command.target(request_key)
+    return command.answer(
+        await services.start_review(command.uow, request_id=request.id, actor=command.actor)
+    )
 
 
 @router.post(
@@ -366,22 +317,20 @@ async def start_review(
     summary="Ask the requester for information",
 )
 async def request_information(
-    request_key: RequestKey,
-    body: InformationRequestIn,
-    uow: UowDep,
-    container: ContainerDep,
-    actor: ActorDep,
-    response: Response,
-    if_match: IfMatch = None,
+    request_key: RequestKey, body: InformationRequestIn, command: CommandDep
 ) -> RequestOut:
     """under_review -> information_requested, by a TDA member or the chair, with at least one question
     and optionally a due date."""
-    request = await find_request(uow, request_key)
-    check_if_match(request, if_match)
-    request = await services.request_information(
-        uow, request_id=request.id, actor=actor, questions=body.questions, due_date=body.due_date
+    request, _ = await command.target(request_key)
+    return command.answer(
+        await services.request_information(
+            command.uow,
+            request_id=request.id,
+            actor=command.actor,
+            questions=body.questions,
+            due_date=body.due_date,
+        )
     )
-    return present(request, actor=actor, container=container, response=response)
 
 
 @router.post(
@@ -390,29 +339,21 @@ async def request_information(
     tags=["lifecycle"],
     summary="Answer the TDA's questions",
 )
-async def resubmit_request(
-    request_key: RequestKey,
-    body: ResubmitIn,
-    uow: UowDep,
-    container: ContainerDep,
-    actor: ActorDep,
-    response: Response,
-    if_match: IfMatch = None,
-) -> RequestOut:
+async def resubmit_request(request_key: RequestKey, body: ResubmitIn, command: CommandDep) -> RequestOut:
     """information_requested -> resubmitted, by the requester, with the answers and optionally changes
     to the request (which must still be complete). Honours If-Match."""
-    request = await find_request(uow, request_key)
-    version = check_if_match(request, if_match)
+    request, version = await command.target(request_key)
     changes = content_of(body.changes, only_sent=True) if body.changes is not None else None
-    request = await services.resubmit(
-        uow,
-        request_id=request.id,
-        actor=actor,
-        answers=body.answers,
-        changes=changes,
-        expected_version=version,
+    return command.answer(
+        await services.resubmit(
+            command.uow,
+            request_id=request.id,
+            actor=command.actor,
+            answers=body.answers,
+            changes=changes,
+            expected_version=version,
+        )
     )
-    return present(request, actor=actor, container=container, response=response)
 
 
 @router.post(
@@ -421,20 +362,12 @@ async def resubmit_request(
     tags=["lifecycle"],
     summary="Withdraw an undecided request",
 )
-async def withdraw_request(
-    request_key: RequestKey,
-    body: ReasonIn,
-    uow: UowDep,
-    container: ContainerDep,
-    actor: ActorDep,
-    response: Response,
-    if_match: IfMatch = None,
-) -> RequestOut:
+async def withdraw_request(request_key: RequestKey, body: ReasonIn, command: CommandDep) -> RequestOut:
     """Any state before a decision -> withdrawn, with a reason; by the requester or the chair."""
-    request = await find_request(uow, request_key)
-    check_if_match(request, if_match)
-    request = await services.withdraw(uow, request_id=request.id, actor=actor, reason=body.reason)
-    return present(request, actor=actor, container=container, response=response)
+    request, _ = await command.target(request_key)
+    return command.answer(
+        await services.withdraw(command.uow, request_id=request.id, actor=command.actor, reason=body.reason)
+    )
 
 
 @router.post(
@@ -443,21 +376,13 @@ async def withdraw_request(
     tags=["lifecycle"],
     summary="Reopen a decided or withdrawn request",
 )
-async def reopen_request(
-    request_key: RequestKey,
-    body: ReasonIn,
-    uow: UowDep,
-    container: ContainerDep,
-    actor: ActorDep,
-    response: Response,
-    if_match: IfMatch = None,
-) -> RequestOut:
+async def reopen_request(request_key: RequestKey, body: ReasonIn, command: CommandDep) -> RequestOut:
     """decided | withdrawn -> under_review, by the chair only, with a reason: a new review round on the
     current checklist version. Earlier decisions stay on record unchanged."""
-    request = await find_request(uow, request_key)
-    check_if_match(request, if_match)
-    request = await services.reopen(uow, request_id=request.id, actor=actor, reason=body.reason)
-    return present(request, actor=actor, container=container, response=response)
+    request, _ = await command.target(request_key)
+    return command.answer(
+        await services.reopen(command.uow, request_id=request.id, actor=command.actor, reason=body.reason)
+    )
 
 
 # --- conditions ----------------------------------------------------------------------------------------
@@ -471,7 +396,7 @@ async def reopen_request(
 )
 async def request_conditions(request_key: RequestKey, uow: UowDep, reader: ReaderDep) -> list[ConditionOut]:
     """The latest decision's conditions: owner, due date, status (open or met) and ``overdue``."""
-    request = await _readable(uow, request_key, reader)
+    request = await readable_request(uow, request_key, reader)
     return [condition_out(v) for v in await services.conditions(uow, request_id=request.id)]
 
 
@@ -482,23 +407,19 @@ async def request_conditions(request_key: RequestKey, uow: UowDep, reader: Reade
     summary="Record a condition as met",
 )
 async def meet_condition(
-    request_key: RequestKey,
-    condition_id: uuid.UUID,
-    body: ConditionMetIn,
-    uow: UowDep,
-    container: ContainerDep,
-    actor: ActorDep,
-    response: Response,
-    if_match: IfMatch = None,
+    request_key: RequestKey, condition_id: uuid.UUID, body: ConditionMetIn, command: CommandDep
 ) -> ConditionOut:
     """By the condition's owner or a TDA member, with evidence; once. The answer's ETag is the request's."""
-    request = await find_request(uow, request_key)
-    check_if_match(request, if_match)
+    request, _ = await command.target(request_key)
     await services.meet_condition(
-        uow, request_id=request.id, actor=actor, condition_id=condition_id, evidence=body.evidence
+        command.uow,
+        request_id=request.id,
+        actor=command.actor,
+        condition_id=condition_id,
+        evidence=body.evidence,
     )
-    response.headers["ETag"] = etag(request)
-    today = local_date(container.clock())
+    command.tag(request)
+    today = local_date(command.container.clock())
     return next(condition_out(v) for v in request.conditions(today) if v.id == condition_id)
 
 
@@ -542,7 +463,7 @@ async def request_candidates(
 ) -> list[CandidateOut]:
     """Register systems and earlier TDA decisions that look like this request, best first, each with
     reasons in words ("Alloy already covers asset management for Streets and Open Spaces")."""
-    request = await _readable(uow, request_key, reader)
+    request = await readable_request(uow, request_key, reader)
     found = await container.reuse.search(
         uow.reuse, request.reuse_query(), limit=container.settings.reuse_candidates
     )

@@ -13,10 +13,11 @@ from collections.abc import Iterable
 from typing import Any
 
 from estate_contracts import procurement_events as ev
-from estate_contracts.envelope import Envelope, EventPayload, new_envelope
+from estate_contracts.envelope import Envelope, EventPayload
 from estate_eventing.correlation import current_causation_id, current_correlation_id
 from estate_procurement.application.ports import UnitOfWork
 from estate_procurement.domain.request import Happened
+from estate_runtime import publishing
 
 SOURCE = ev.SOURCE
 
@@ -127,21 +128,14 @@ def envelopes_for(
     facts: Iterable[Happened], *, correlation: str, causation: str | None
 ) -> list[tuple[Envelope, str]]:
     """The envelope and topic of every published fact, in the order the facts happened."""
-    out: list[tuple[Envelope, str]] = []
-    for fact in facts:
-        payload = payload_for(fact)
-        if payload is None:
-            continue
-        envelope = new_envelope(
-            event=payload,
-            source=SOURCE,
-            subject=str(fact.request_id),
-            correlationid=correlation,
-            causationid=causation,
-            time=fact.at,
-        )
-        out.append((envelope, payload.topic))
-    return out
+    return publishing.envelopes_for(
+        facts,
+        payload_for,
+        source=SOURCE,
+        subject=lambda fact: str(fact.request_id),
+        correlation=correlation,
+        causation=causation,
+    )
 
 
 async def publish_recorded_facts(uow: UnitOfWork) -> int:

@@ -11,14 +11,13 @@ import builtins
 import uuid
 from collections.abc import Callable, Collection
 from datetime import datetime
-from types import TracebackType
-from typing import Self
 
-from estate_contracts.envelope import Envelope
 from estate_procurement.application.checklists import ChecklistCatalogue
 from estate_procurement.application.reuse import ReuseStore
 from estate_procurement.domain.request import Happened, TechnologyRequest
 from estate_procurement.domain.values import RequestState
+from estate_runtime import uow
+from estate_runtime.uow import Outbox as Outbox  # the port, re-exported: every service's is the same
 from estate_runtime.workdays import WorkingCalendar
 
 Clock = Callable[[], datetime]
@@ -97,14 +96,7 @@ class AuditTrail(abc.ABC):
     async def append(self, fact: Happened, *, correlation_id: str | None) -> None: ...
 
 
-class Outbox(abc.ABC):
-    """Events to publish; written in the same transaction as the change that caused them."""
-
-    @abc.abstractmethod
-    async def put(self, envelope: Envelope, *, topic: str) -> None: ...
-
-
-class UnitOfWork(abc.ABC):
+class UnitOfWork(uow.UnitOfWork):
     """One transaction: the requests, the re-use store, the audit trail and the outbox commit or roll
     back together. Leaving the ``async with`` block without committing rolls back."""
 
@@ -116,23 +108,6 @@ class UnitOfWork(abc.ABC):
     calendar: WorkingCalendar
     clock: Clock
 
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.rollback()
-
     def touched(self) -> list[TechnologyRequest]:
         """The requests this unit of work has read or added (their facts are published at commit)."""
         return list(self.requests.seen.values())
-
-    @abc.abstractmethod
-    async def commit(self) -> None: ...
-
-    @abc.abstractmethod
-    async def rollback(self) -> None: ...
-
-    @abc.abstractmethod
-    async def flush(self) -> None: ...

@@ -38,14 +38,8 @@ def http_app() -> FastAPI:
 
 
 def run_http(settings: ProcurementSettings | None = None) -> None:
-    settings = settings or ProcurementSettings()
-    configure_logging(SERVICE)
-    AuthSettings()  # fail now, in the parent, if no way to check tokens is configured
-    processes.run_http(
-        "estate_procurement.entrypoints.processes:http_app",
-        host=settings.http_host,
-        port=settings.http_port,
-        workers=settings.http_workers,
+    processes.serve_http(
+        "estate_procurement.entrypoints.processes:http_app", settings or ProcurementSettings(), SERVICE
     )
 
 
@@ -67,7 +61,7 @@ def make_worker(container: Container, broker_settings: BrokerSettings) -> FastSt
 async def run_worker_async() -> None:
     configure_logging(SERVICE)
     settings = ProcurementSettings()
-    processes.serve_metrics(settings.metrics_port, settings.http_host)
+    processes.serve_service_metrics(settings)
     app = make_worker(bootstrap(settings), BrokerSettings())
     await app.run()  # FastStream stops on SIGINT/SIGTERM and runs after_shutdown
 
@@ -76,6 +70,6 @@ async def run_relay_async(container: Container | None = None, stop: asyncio.Even
     configure_logging(SERVICE)
     if container is None:
         settings = ProcurementSettings()
-        processes.serve_metrics(settings.metrics_port, settings.http_host)
+        processes.serve_service_metrics(settings)
         container = bootstrap(settings)
     await processes.run_relay(container.sessions, container.close, stop)

@@ -8,11 +8,12 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from estate_contracts import register_events as ev
-from estate_contracts.envelope import Envelope, EventPayload, new_envelope
+from estate_contracts.envelope import Envelope, EventPayload
 from estate_eventing.correlation import current_causation_id, current_correlation_id
 from estate_register.application.ports import UnitOfWork
 from estate_register.domain.model import Happened, Person, Supplier, System
 from estate_register.domain.values import ContractStatus
+from estate_runtime import publishing
 
 SOURCE = ev.SOURCE
 
@@ -178,18 +179,11 @@ def envelopes_for(
     facts: Iterable[Happened], names: Names, *, correlation: str, causation: str | None
 ) -> list[tuple[Envelope, str]]:
     """The envelope and topic of every fact that is published, in the order the facts happened."""
-    out: list[tuple[Envelope, str]] = []
-    for fact in facts:
-        payload = payload_for(fact, names)
-        if payload is None:
-            continue
-        envelope = new_envelope(
-            event=payload,
-            source=SOURCE,
-            subject=str(fact.record_id),
-            correlationid=correlation,
-            causationid=causation,
-            time=fact.at,
-        )
-        out.append((envelope, payload.topic))
-    return out
+    return publishing.envelopes_for(
+        facts,
+        lambda fact: payload_for(fact, names),
+        source=SOURCE,
+        subject=lambda fact: str(fact.record_id),
+        correlation=correlation,
+        causation=causation,
+    )

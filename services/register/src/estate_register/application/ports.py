@@ -10,10 +10,8 @@ import abc
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from types import TracebackType
-from typing import Any, Generic, Self, TypeVar
+from typing import Any, Generic, TypeVar
 
-from estate_contracts.envelope import Envelope
 from estate_register.domain.model import (
     Aggregate,
     Contract,
@@ -24,6 +22,8 @@ from estate_register.domain.model import (
     Supplier,
     System,
 )
+from estate_runtime import uow
+from estate_runtime.uow import Outbox as Outbox  # the port, re-exported: every service's is the same
 from estate_runtime.workdays import WorkingCalendar
 
 A = TypeVar("A", bound=Aggregate)
@@ -124,12 +124,7 @@ class AuditTrail(abc.ABC):
     async def append(self, fact: Happened, *, correlation_id: str | None) -> None: ...
 
 
-class Outbox(abc.ABC):
-    @abc.abstractmethod
-    async def put(self, envelope: Envelope, *, topic: str) -> None: ...
-
-
-class UnitOfWork(abc.ABC):
+class UnitOfWork(uow.UnitOfWork):
     """One transaction: every repository, the audit trail and the outbox commit or roll back together."""
 
     systems: SystemRepository
@@ -142,28 +137,11 @@ class UnitOfWork(abc.ABC):
     calendar: WorkingCalendar
     clock: Clock
 
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.rollback()
-
     def touched(self) -> list[Aggregate]:
         seen: list[Aggregate] = []
         for repo in (self.systems, self.contracts, self.suppliers, self.people):
             seen.extend(repo.seen.values())
         return seen
-
-    @abc.abstractmethod
-    async def commit(self) -> None: ...
-
-    @abc.abstractmethod
-    async def rollback(self) -> None: ...
-
-    @abc.abstractmethod
-    async def flush(self) -> None: ...
 
     def info(self) -> dict[str, Any]:
         return {}

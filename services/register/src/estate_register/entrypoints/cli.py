@@ -3,59 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from estate_eventing.cli import make_outbox_cli, sessionmaker_from_url
 from estate_register.api.auth import mint_token
 from estate_register.domain.values import Role
 from estate_register.settings import AuthSettings, RegisterSettings
-
-app = typer.Typer(help="Estate register service", no_args_is_help=True, add_completion=False)
-app.add_typer(
-    make_outbox_cli(lambda: sessionmaker_from_url(RegisterSettings().database_url)),
-    name="outbox",
-    help="Inspect, replay and purge the register's outbox",
-)
+from estate_runtime.cli import ServiceCommands, service_cli, with_container
 
 
-@app.command()
-def migrate() -> None:
-    """Create or upgrade the register's database to the newest schema."""
-    from estate_register.adapters.db.migrate import upgrade
-
-    upgrade(RegisterSettings().database_url)
-    typer.echo("register database is up to date")
-
-
-@app.command()
-def http() -> None:
-    """Serve the HTTP API (ESTATE_REGISTER_HTTP_HOST / _PORT)."""
-    from estate_register.entrypoints.processes import run_http
-
-    run_http()
-
-
-@app.command()
-def worker() -> None:
-    """Consume events: procurement decisions become planned systems."""
-    from estate_register.entrypoints.processes import run_worker_async
-
-    asyncio.run(run_worker_async())
-
-
-@app.command()
-def relay() -> None:
-    """Publish the outbox to Kafka, in order per record, retrying until the broker takes it."""
-    from estate_register.entrypoints.processes import run_relay_async
-
-    asyncio.run(run_relay_async())
-
-
-@app.command()
 def token(
     role: Annotated[list[str], typer.Option("--role", "-r", help=f"One of: {', '.join(Role)}")],
     subject: Annotated[str, typer.Option(help="Who the token is for")] = "dev-user",
@@ -75,57 +33,27 @@ def token(
         raise typer.BadParameter(str(exc), param_hint="--role") from exc
 
 
-@app.command("demo-data")
 def demo_data() -> None:
     """Load the Cambridge demo estate (idempotent: does nothing if the register already has councils)."""
     from estate_register.bootstrap import bootstrap
     from estate_register.demo_data import load_demo_data
 
-    async def run() -> int:
-        container = bootstrap(RegisterSettings())
-        try:
-            return await load_demo_data(container)
-        finally:
-            await container.close()
-
-    count = asyncio.run(run())
+    count = with_container(bootstrap, RegisterSettings(), load_demo_data)
     typer.echo(f"demo data: {count} records added")
 
 
-@app.command()
-def openapi(out: Annotated[Path | None, typer.Option(help="Write here instead of stdout")] = None) -> None:
-    """Print the OpenAPI document of the HTTP API."""
-    from estate_register.api.app import create_app
-    from estate_register.bootstrap import bootstrap
-
-    container = bootstrap(RegisterSettings(database_url="sqlite+aiosqlite:///:memory:"))
-    auth = AuthSettings(jwks_url="https://login.example/keys")  # never fetched: only the schema is built
-    document = json.dumps(create_app(container, auth).openapi(), indent=2, sort_keys=True)
-    if out:
-        out.write_text(document + "\n")
-    else:
-        typer.echo(document)
-
-
-@app.command()
-def asyncapi(
-    out: Annotated[Path | None, typer.Option(help="Write YAML here instead of stdout")] = None,
-) -> None:
-    """Print the AsyncAPI 3.0 document of what the register publishes and consumes."""
-    import yaml
-
-    from estate_eventing.settings import BrokerSettings
-    from estate_register.bootstrap import bootstrap
-    from estate_register.entrypoints.processes import asyncapi_document
-
-    container = bootstrap(RegisterSettings(database_url="sqlite+aiosqlite:///:memory:"))
-    schema = asyncapi_document(container, BrokerSettings()).to_specification().to_jsonable()
-    document = yaml.safe_dump(schema, sort_keys=True, allow_unicode=True)
-    if out:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(document)
-    else:
-        typer.echo(document)
+app = service_cli(
+    ServiceCommands(
+        name="register",
+        package="estate_register",
+        settings=RegisterSettings,
+        subject="the register",
+        database="the register's database",
+        worker="Consume events: procurement decisions become planned systems.",
+        relay_order="record",
+    ),
+    commands={"token": token, "demo-data": demo_data},
+)
 
 
 # --- survey ----------------------------------------------------------------------------------------
@@ -159,7 +87,7 @@ def import_survey(
     from estate_register.adapters.survey.files import open_survey
     from estate_register.adapters.survey.store import survey_store
     from estate_register.application.survey import SurveyFileError, import_survey
-    from estate_register.bootstrap import bootstrap
+    from estate_register.bootstrap import Container, bootstrap
 
     if mode not in ("all_or_nothing", "valid_rows_only"):
         raise typer.BadParameter("use all_or_nothing or valid_rows_only", param_hint="--mode")
@@ -171,41 +99,37 @@ def import_survey(
         console.print(f"[red]{file} is {size:,} bytes; the limit is {limit:,} bytes (--max-bytes)[/red]")
         raise typer.Exit(2)
 
-    async def run() -> Any:
-        container = bootstrap(settings)
-        try:
-            with (
-                open_survey(file.read_bytes(), file.name, _survey_kind(kind), max_bytes=limit) as tables,
-                Progress(
-                    TextColumn("{task.description}"),
-                    BarColumn(),
-                    MofNCompleteColumn(),
-                    TimeElapsedColumn(),
-                    console=console,
-                ) as progress,
-            ):
-                total = sum(t.total or 0 for t in tables) or None
-                parsed = progress.add_task("rows parsed", total=total)
-                written = progress.add_task("records written", total=None if dry_run else total)
+    async def run(container: Container) -> Any:
+        with (
+            open_survey(file.read_bytes(), file.name, _survey_kind(kind), max_bytes=limit) as tables,
+            Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=console,
+            ) as progress,
+        ):
+            total = sum(t.total or 0 for t in tables) or None
+            parsed = progress.add_task("rows parsed", total=total)
+            written = progress.add_task("records written", total=None if dry_run else total)
 
-                def update(rows: int, records: int) -> None:
-                    progress.update(parsed, completed=rows)
-                    progress.update(written, completed=records)
+            def update(rows: int, records: int) -> None:
+                progress.update(parsed, completed=rows)
+                progress.update(written, completed=records)
 
-                async with container.uow() as uow:
-                    return await import_survey(
-                        survey_store(uow),
-                        tables,
-                        actor=actor,
-                        mode=mode,  # type: ignore[arg-type]
-                        dry_run=dry_run,
-                        progress=update,
-                    )
-        finally:
-            await container.close()
+            async with container.uow() as uow:
+                return await import_survey(
+                    survey_store(uow),
+                    tables,
+                    actor=actor,
+                    mode=mode,  # type: ignore[arg-type]
+                    dry_run=dry_run,
+                    progress=update,
+                )
 
     try:
-        report = asyncio.run(run())
+        report = with_container(bootstrap, settings, run)
     except SurveyFileError as exc:
         console.print(f"[red]{exc.detail}[/red]")
         raise typer.Exit(1) from None
@@ -237,7 +161,7 @@ def export_survey(
     from estate_register.adapters.survey import files
     from estate_register.adapters.survey.store import survey_store
     from estate_register.application.survey import KINDS, ExportNames, export_rows
-    from estate_register.bootstrap import bootstrap
+    from estate_register.bootstrap import Container, bootstrap
 
     suffix = file.suffix.casefold()
     if suffix not in (".csv", ".xlsx"):
@@ -245,23 +169,19 @@ def export_survey(
     if suffix == ".csv" and kind is None:
         raise typer.BadParameter("a CSV export holds one kind: give --kind systems or contracts")
 
-    async def run() -> None:
-        container = bootstrap(RegisterSettings())
-        try:
-            async with container.uow() as uow:
-                store = survey_store(uow)
-                names = ExportNames(await store.catalogue())
-                with file.open("wb") as out:
-                    if suffix == ".xlsx":
-                        await files.write_xlsx(out, {k: export_rows(store, k, names) for k in KINDS})
-                    else:
-                        chosen = _survey_kind(kind)
-                        async for chunk in files.csv_chunks(chosen, export_rows(store, chosen, names)):
-                            out.write(chunk)
-        finally:
-            await container.close()
+    async def run(container: Container) -> None:
+        async with container.uow() as uow:
+            store = survey_store(uow)
+            names = ExportNames(await store.catalogue())
+            with file.open("wb") as out:
+                if suffix == ".xlsx":
+                    await files.write_xlsx(out, {k: export_rows(store, k, names) for k in KINDS})
+                else:
+                    chosen = _survey_kind(kind)
+                    async for chunk in files.csv_chunks(chosen, export_rows(store, chosen, names)):
+                        out.write(chunk)
 
-    asyncio.run(run())
+    with_container(bootstrap, RegisterSettings(), run)
     typer.echo(f"exported to {file}")
 
 

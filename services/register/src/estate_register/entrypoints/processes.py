@@ -38,14 +38,8 @@ def http_app() -> FastAPI:
 
 
 def run_http(settings: RegisterSettings | None = None) -> None:
-    settings = settings or RegisterSettings()
-    configure_logging(SERVICE)
-    AuthSettings()  # fail now, in the parent, if no way to check tokens is configured
-    processes.run_http(
-        "estate_register.entrypoints.processes:http_app",
-        host=settings.http_host,
-        port=settings.http_port,
-        workers=settings.http_workers,
+    processes.serve_http(
+        "estate_register.entrypoints.processes:http_app", settings or RegisterSettings(), SERVICE
     )
 
 
@@ -64,14 +58,10 @@ def make_worker(container: Container, broker_settings: BrokerSettings) -> FastSt
     return processes.worker_app(broker, subscription, worker_log, container.close)
 
 
-def serve_metrics(settings: RegisterSettings) -> None:
-    processes.serve_metrics(settings.metrics_port, settings.http_host)
-
-
 async def run_worker_async() -> None:
     configure_logging(SERVICE)
     settings = RegisterSettings()
-    serve_metrics(settings)
+    processes.serve_service_metrics(settings)
     container = bootstrap(settings)
     app = make_worker(container, BrokerSettings())
     await app.run()  # FastStream stops on SIGINT/SIGTERM and runs after_shutdown
@@ -81,6 +71,6 @@ async def run_relay_async(container: Container | None = None, stop: asyncio.Even
     configure_logging(SERVICE)
     if container is None:
         settings = RegisterSettings()
-        serve_metrics(settings)
+        processes.serve_service_metrics(settings)
         container = bootstrap(settings)
     await processes.run_relay(container.sessions, container.close, stop)

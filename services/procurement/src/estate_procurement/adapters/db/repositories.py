@@ -1,6 +1,6 @@
 """SQL implementations of the procurement ports, over one AsyncSession per unit of work.
 
-They keep the promises of the in-memory fakes (``tests/fakes.py``): a unit of work sees its own writes
+They keep the promises of the in-memory fakes (``tests/procurement_fakes.py``): a unit of work sees its own writes
 and nobody else's until it commits; ``save`` refuses a stale version; the request, its conditions, the
 re-use store, the audit entries and the outbox rows commit or roll back together.
 """
@@ -17,8 +17,6 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from estate_contracts.envelope import Envelope
-from estate_eventing.outbox import add_to_outbox
 from estate_procurement.adapters.db.codec import condition_rows, plain, request_from_row, request_row
 from estate_procurement.adapters.db.records import (
     AuditEntryRecord,
@@ -32,6 +30,7 @@ from estate_procurement.application.checklists import ChecklistCatalogue
 from estate_procurement.domain.errors import Conflict, StaleVersion
 from estate_procurement.domain.request import Happened, TechnologyRequest
 from estate_procurement.domain.values import RequestState
+from estate_runtime.db import JoinedSessionUnitOfWork, SessionUnitOfWork, SqlOutbox
 from estate_runtime.workdays import WorkingCalendar
 
 REQUESTS: Table = RequestRecord.__table__  # type: ignore[assignment]
@@ -173,17 +172,7 @@ class SqlAuditTrail(ports.AuditTrail):
         await self.session.execute(insert(AUDIT).values(**audit_row(fact, correlation_id=correlation_id)))
 
 
-class SqlOutbox(ports.Outbox):
-    """Events for the relay, inserted in the caller's transaction (the state change's)."""
-
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    async def put(self, envelope: Envelope, *, topic: str) -> None:
-        await add_to_outbox(self.session, envelope, topic)
-
-
-class SqlUnitOfWork(ports.UnitOfWork):
+class SqlUnitOfWork(SessionUnitOfWork, ports.UnitOfWork):
     """One database transaction over a session this unit of work owns: ``commit`` commits it, leaving the
     ``async with`` block rolls back whatever was not committed and closes the session."""
 
@@ -204,36 +193,8 @@ class SqlUnitOfWork(ports.UnitOfWork):
         self.audit = SqlAuditTrail(session)
         self.outbox = SqlOutbox(session)
 
-    async def __aexit__(self, *exc: Any) -> None:
-        try:
-            await self.session.rollback()
-        finally:
-            await self.session.close()
 
-    async def commit(self) -> None:
-        try:
-            await self.session.commit()
-        except IntegrityError as exc:
-            await self.session.rollback()
-            raise Conflict(f"the change clashes with a record already stored: {exc.orig}") from exc
-
-    async def rollback(self) -> None:
-        await self.session.rollback()
-
-    async def flush(self) -> None:
-        await self.session.flush()
-
-
-class JoinedUnitOfWork(SqlUnitOfWork):
+class JoinedUnitOfWork(JoinedSessionUnitOfWork, SqlUnitOfWork):
     """A unit of work inside a transaction someone else owns (a consumer's inbox transaction): its
     ``commit`` only flushes and it never rolls back or closes, so the owner commits or rolls back the
     inbox claim and the change together."""
-
-    async def __aexit__(self, *exc: Any) -> None:
-        """The owner of the transaction ends it."""
-
-    async def commit(self) -> None:
-        await self.session.flush()
-
-    async def rollback(self) -> None:
-        """The owner of the transaction rolls back."""

@@ -9,8 +9,6 @@ from sqlalchemy import Table, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from estate_contracts.envelope import Envelope
-from estate_eventing.outbox import add_to_outbox
 from estate_register.adapters.db.codec import Codec
 from estate_register.adapters.db.records import (
     AuditRecord,
@@ -37,6 +35,7 @@ from estate_register.domain.model import (
     Supplier,
     System,
 )
+from estate_runtime.db import JoinedSessionUnitOfWork, SessionUnitOfWork, SqlOutbox
 from estate_runtime.workdays import WorkingCalendar
 
 A = TypeVar("A", bound=Aggregate)
@@ -277,15 +276,7 @@ class SqlAudit(ports.AuditTrail):
         await self.session.execute(insert(AUDIT).values(**audit_row(fact, correlation_id=correlation_id)))
 
 
-class SqlOutbox(ports.Outbox):
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    async def put(self, envelope: Envelope, *, topic: str) -> None:
-        await add_to_outbox(self.session, envelope, topic)
-
-
-class SqlUnitOfWork(ports.UnitOfWork):
+class SqlUnitOfWork(SessionUnitOfWork, ports.UnitOfWork):
     """A unit of work over one database transaction."""
 
     def __init__(self, session: AsyncSession, *, clock: ports.Clock, calendar: WorkingCalendar) -> None:
@@ -300,33 +291,7 @@ class SqlUnitOfWork(ports.UnitOfWork):
         self.audit = SqlAudit(self.session)
         self.outbox = SqlOutbox(self.session)
 
-    async def __aexit__(self, *exc: Any) -> None:
-        await self.session.rollback()
-        await self.session.close()
 
-    async def commit(self) -> None:
-        try:
-            await self.session.commit()
-        except IntegrityError as exc:
-            await self.session.rollback()
-            raise Conflict(f"the change clashes with a record already stored: {exc.orig}") from exc
-
-    async def rollback(self) -> None:
-        await self.session.rollback()
-
-    async def flush(self) -> None:
-        await self.session.flush()
-
-
-class JoinedUnitOfWork(SqlUnitOfWork):
+class JoinedUnitOfWork(JoinedSessionUnitOfWork, SqlUnitOfWork):
     """A unit of work inside a transaction someone else owns (a consumer's inbox transaction): its
     commit only flushes, and the owner commits or rolls back the claim and the change together."""
-
-    async def __aexit__(self, *exc: Any) -> None:
-        """The owner of the transaction ends it."""
-
-    async def commit(self) -> None:
-        await self.session.flush()
-
-    async def rollback(self) -> None:
-        """The owner of the transaction rolls back."""

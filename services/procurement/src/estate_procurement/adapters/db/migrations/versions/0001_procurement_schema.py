@@ -17,6 +17,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from estate_eventing.migrations import create_eventing_tables, drop_eventing_tables
+
 
 revision: str = '0001'
 down_revision: str | None = None
@@ -197,58 +199,14 @@ def upgrade() -> None:
         # The overdue list: WHERE status = 'open' AND due_date < :today ORDER BY due_date.
         batch_op.create_index('ix_request_conditions_status_due', ['status', 'due_date', 'condition_id'], unique=False)
 
-    # The shared eventing tables (estate_eventing.tables): the consumers' claims and the relay's queue.
-    op.create_table('inbox',
-    sa.Column('consumer', sa.String(length=255), nullable=False),
-    sa.Column('event_id', sa.Uuid(), nullable=False),
-    sa.Column('processed_at', sa.DateTime(timezone=True), nullable=False),
-    sa.CheckConstraint('length(consumer) > 0', name=op.f('ck_inbox_consumer_not_empty')),
-    sa.PrimaryKeyConstraint('consumer', 'event_id', name=op.f('pk_inbox'))
-    )
-    with op.batch_alter_table('inbox', schema=None) as batch_op:
-        batch_op.create_index('ix_inbox_processed_at', ['processed_at'], unique=False)
-
-    op.create_table('outbox',
-    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
-    sa.Column('event_id', sa.Uuid(), nullable=False),
-    sa.Column('topic', sa.String(length=249), nullable=False),
-    sa.Column('key', sa.String(length=255), nullable=False),
-    sa.Column('event_type', sa.String(length=255), nullable=False),
-    sa.Column('payload', sa.Text(), nullable=False, comment='the whole envelope as JSON, sent as the value'),
-    sa.Column('headers', sa.JSON(), nullable=False, comment='Kafka headers as an object of strings'),
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('published_at', sa.DateTime(timezone=True), nullable=True),
-    sa.Column('attempts', sa.Integer(), server_default=sa.text('0'), nullable=False),
-    sa.Column('next_attempt_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('last_error', sa.Text(), nullable=True),
-    sa.CheckConstraint('attempts = 0 OR last_error IS NOT NULL', name=op.f('ck_outbox_failure_has_reason')),
-    sa.CheckConstraint('attempts >= 0', name=op.f('ck_outbox_attempts_not_negative')),
-    sa.CheckConstraint('length(event_type) > 0', name=op.f('ck_outbox_event_type_not_empty')),
-    sa.CheckConstraint('length(key) > 0', name=op.f('ck_outbox_key_not_empty')),
-    sa.CheckConstraint('length(payload) > 0', name=op.f('ck_outbox_payload_not_empty')),
-    sa.CheckConstraint('length(topic) > 0', name=op.f('ck_outbox_topic_not_empty')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_outbox')),
-    sa.UniqueConstraint('event_id', name=op.f('uq_outbox_event_id'))
-    )
-    with op.batch_alter_table('outbox', schema=None) as batch_op:
-        batch_op.create_index('ix_outbox_published_at', ['published_at'], unique=False)
-        batch_op.create_index('ix_outbox_unpublished', ['id'], unique=False, postgresql_where=sa.text('published_at IS NULL'), sqlite_where=sa.text('published_at IS NULL'))
-        batch_op.create_index('ix_outbox_unpublished_key', ['key', 'topic', 'id'], unique=False, postgresql_where=sa.text('published_at IS NULL'), sqlite_where=sa.text('published_at IS NULL'))
-
+    # The shared eventing tables, built from their declaration (estate_eventing.tables): the
+    # consumers' claims and the relay's queue.
+    create_eventing_tables(op)
 
 
 def downgrade() -> None:
     # Drops every table of the service, in reverse order of their foreign keys.
-    with op.batch_alter_table('outbox', schema=None) as batch_op:
-        batch_op.drop_index('ix_outbox_unpublished_key', postgresql_where=sa.text('published_at IS NULL'), sqlite_where=sa.text('published_at IS NULL'))
-        batch_op.drop_index('ix_outbox_unpublished', postgresql_where=sa.text('published_at IS NULL'), sqlite_where=sa.text('published_at IS NULL'))
-        batch_op.drop_index('ix_outbox_published_at')
-
-    op.drop_table('outbox')
-    with op.batch_alter_table('inbox', schema=None) as batch_op:
-        batch_op.drop_index('ix_inbox_processed_at')
-
-    op.drop_table('inbox')
+    drop_eventing_tables(op)
     with op.batch_alter_table('request_conditions', schema=None) as batch_op:
         batch_op.drop_index('ix_request_conditions_status_due')
         batch_op.drop_index(batch_op.f('ix_request_conditions_request_id'))

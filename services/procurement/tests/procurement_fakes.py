@@ -5,8 +5,9 @@ They subclass the same ABCs as the SQL adapters and keep the promises a use case
 work sees its own writes and nobody else's until it commits; ``save`` refuses a stale version; leaving
 the ``async with`` block without committing leaves the store as it was.
 
-Test modules load this file under a name of its own (see ``load_fakes`` in each test module) because the
-register's tests also have a ``fakes`` module and both run in one pytest session.
+Test modules ``import procurement_fakes`` (the ``conftest.py`` beside this file puts this folder on
+``sys.path``); the name is not ``fakes`` because the register's tests have a ``fakes`` module and both
+run in one pytest session.
 """
 
 from __future__ import annotations
@@ -335,6 +336,72 @@ class FakeUnitOfWork(ports.UnitOfWork):
 
     async def flush(self) -> None:
         """Nothing to send: pending writes are already visible to this unit of work's reads."""
+
+
+def uow(store: FakeStore, **options: Any) -> FakeUnitOfWork:
+    """One unit of work over ``store`` (``clock``, ``calendar`` and ``checklists`` as for the class)."""
+    return FakeUnitOfWork(store, **options)
+
+
+# --- register systems, as the re-use read model keeps them --------------------------------------------
+
+
+def catalogue_system(number: int, name: str, **fields: Any) -> CatalogueSystem:
+    """Register system number ``number``: reference ``SYS-<number>`` (four digits), id ``UUID(int=99 + number)``."""
+    return CatalogueSystem(id=uuid.UUID(int=99 + number), reference=f"SYS-{number:04d}", name=name, **fields)
+
+
+YOTTA_ID = uuid.UUID(int=1)
+"""The register's id of Yotta, Alloy's supplier (so a renamed supplier renames Alloy)."""
+
+ALLOY = catalogue_system(
+    1,
+    "Alloy",
+    description="Asset management for highways, trees and parks: inspections, defects and works orders.",
+    capabilities=("asset management", "inspections"),
+    supplier="Yotta",
+    supplier_id=YOTTA_ID,
+    product_family="Alloy",
+    service_areas=("Streets and Open Spaces",),
+    councils=("CCC", "SCDC"),
+)
+UNIFORM = catalogue_system(
+    2,
+    "Uniform",
+    description="Planning applications and building control casework.",
+    capabilities=("planning applications", "building control"),
+    supplier="Idox",
+    product_family="Uniform",
+    service_areas=("Greater Cambridge Shared Planning",),
+    councils=("CCC", "SCDC"),
+)
+ORCHARD = catalogue_system(
+    3,
+    "Orchard Housing",
+    description="Housing management: tenancies, rents and repairs.",
+    capabilities=("housing management", "repairs"),
+    supplier="Orchard Information Systems",
+    product_family="Orchard",
+    service_areas=("Housing",),
+    councils=("CCC",),
+)
+CATALOGUE = (ALLOY, UNIFORM, ORCHARD)
+"""A few register systems the API and SQL re-use tests put in the re-use store."""
+
+STREET_APP = PastDecision(
+    request_id=uuid.UUID(int=7),
+    reference="TR-2026-0007",
+    title="Street asset app",
+    summary="Record street asset inspections on a phone.",
+    capabilities=("asset management",),
+    product="Alloy",
+    supplier="Yotta",
+    service_area="Streets and Open Spaces",
+    outcome="not_approved",
+    rationale="re-use Alloy",
+    decided_at=datetime(2026, 3, 3, 14, 30, tzinfo=UTC),
+)
+"""A past decision that a request for street asset management should have re-used Alloy."""
 
 
 # --- builders ---------------------------------------------------------------------------------------
