@@ -10,13 +10,13 @@ What it does (bench/README.md explains the figures):
 2. creates two throwaway PostgreSQL databases (register, procurement), migrates both and loads the
    register's demo estate (its councils and service areas);
 3. starts ``estate-register worker`` and ``estate-procurement relay`` as processes, with the relay's
-   default poll interval, as deployed;
+   default settings, as deployed (on PostgreSQL it wakes on each outbox commit; the poll is the fallback);
 4. raw broker hop: one aiokafka producer sends a message every ``--interval`` seconds carrying its send
    time; one consumer in a group (as the worker is) reads it; latency = receive time - send time;
 5. the flow: in-process, through the procurement service's own use cases, a request is drafted,
    submitted, taken into review and approved by the chair every ``--interval`` seconds; latency = the
    register's ``created_at`` of the planned system - the moment the decision's transaction committed
-   (both from this machine's clock). That covers the outbox, the relay's poll, the broker, the
+   (both from this machine's clock). That covers the outbox, the relay's wake-up, the broker, the
    worker's consumer, its inbox claim and the register's writes;
 6. prints p50/p95/p99 of both and writes bench/results/flow.json.
 """

@@ -3,7 +3,7 @@ systems (target: p95 <= 100 ms at 50,000 systems on 2 shared cores).
 
     .venv/bin/python bench/reuse.py                       # 50,000 systems, 500 queries
     .venv/bin/python bench/reuse.py --systems 200000      # the national scale
-    .venv/bin/python bench/reuse.py --sql                 # also through SqlReuseStore + ReuseFinder (SQLite)
+    .venv/bin/python bench/reuse.py --sql postgresql      # also through the read model + ReuseFinder
 
 Systems are generated from the council vocabulary (service areas, suppliers and products of the demo
 estate and REQUIREMENTS.md §7), with numbered variants ("Alloy 12", "Idox 4") as the register's own
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import json
 import platform
@@ -24,9 +25,12 @@ import statistics
 import tempfile
 import time
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+import harness
 
 from estate_procurement.domain.similarity import CatalogueSystem, PastDecision, ReuseQuery, SimilarityIndex
 from estate_register.demo_data import SERVICE_AREAS as REGISTER_SERVICE_AREAS
@@ -307,18 +311,31 @@ def bench_index(
     }
 
 
+@contextlib.asynccontextmanager
+async def read_model_database(kind: str) -> AsyncIterator[str]:
+    """A migrated procurement database: a temporary SQLite file, or a throwaway PostgreSQL database."""
+    from estate_procurement.adapters.db.migrate import upgrade_async
+
+    if kind == "postgresql":
+        async with harness.throwaway_database() as url:
+            await upgrade_async(url)
+            yield url
+        return
+    with tempfile.TemporaryDirectory() as folder:
+        url = f"sqlite+aiosqlite:///{folder}/reuse.db"
+        await upgrade_async(url)
+        yield url
+
+
 async def bench_sql(
-    systems: list[CatalogueSystem], decisions: list[PastDecision], queries: list[ReuseQuery]
+    systems: list[CatalogueSystem], decisions: list[PastDecision], queries: list[ReuseQuery], kind: str
 ) -> dict[str, Any]:
-    from estate_procurement.adapters.db.base import Base
-    from estate_procurement.adapters.db.reuse_store import REUSE_TABLES, SqlReuseStore
+    from estate_procurement.adapters.db.reuse_store import SqlReuseStore
     from estate_procurement.application.reuse import ReuseFinder
     from estate_runtime.db import make_engine, make_sessionmaker
 
-    with tempfile.TemporaryDirectory() as folder:
-        engine = make_engine(f"sqlite+aiosqlite:///{folder}/reuse.db")
-        async with engine.begin() as connection:
-            await connection.run_sync(Base.metadata.create_all, tables=list(REUSE_TABLES))
+    async with read_model_database(kind) as url:
+        engine = make_engine(url)
         sessions = make_sessionmaker(engine)
         started = time.perf_counter()
         for chunk in range(0, len(systems), 2000):
@@ -350,6 +367,7 @@ async def bench_sql(
                 (with_changes if i % 2 else idle).append((time.perf_counter() - t0) * 1000)
         await engine.dispose()
     return {
+        "database": kind,
         "write_systems_s": round(write_s, 2),
         "writes_per_s": round(len(systems) / write_s),
         "finder_full_load_s": round(load_s, 2),
@@ -366,7 +384,12 @@ def main() -> None:
     parser.add_argument("--decisions", type=int, default=2_000)
     parser.add_argument("--queries", type=int, default=500)
     parser.add_argument(
-        "--sql", action="store_true", help="also through SqlReuseStore and ReuseFinder on SQLite"
+        "--sql",
+        nargs="?",
+        const="sqlite",
+        choices=["sqlite", "postgresql"],
+        help="also through the migrated read model (SqlReuseStore) and ReuseFinder: sqlite (a temporary "
+        "file) or postgresql (a throwaway database on 127.0.0.1:5432)",
     )
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "reuse.json")
     args = parser.parse_args()
@@ -382,7 +405,7 @@ def main() -> None:
         "index": bench_index(systems, decisions, queries),
     }
     if args.sql:
-        result["sql"] = asyncio.run(bench_sql(systems, decisions, queries))
+        result["sql"] = asyncio.run(bench_sql(systems, decisions, queries, args.sql))
     print(json.dumps(result, indent=2))
     previous: dict[str, Any] = {}
     if args.out.exists():

@@ -9,26 +9,35 @@ What the TDA and a service manager would see:
 * the chair's conditional approval, made over HTTP, becomes a *planned* system with a draft (pending)
   contract in the register, both linked to the request, and the register's event about it carries the
   chair's correlation id, caused by the decision event;
-* the decision is delivered to the register once in effect, however often it is sent.
+* the decision is delivered to the register once in effect, however often it is sent;
+* register events the procurement service cannot read go to its dead-letter topic with the reason, and
+  its read model goes on, never letting an older snapshot overwrite a newer one.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
 import httpx
 import pytest
 import pytest_asyncio
+from aiokafka import AIOKafkaProducer, ConsumerRecord
 from e2e_support import ProcurementProcesses, RegisterProcesses, eventually
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from estate_contracts.envelope import Envelope
+from estate_contracts.envelope import Envelope, new_envelope
+from estate_contracts.register_events import SOURCE as REGISTER_SOURCE
+from estate_contracts.register_events import SystemChanged, SystemRecorded, SystemSnapshot
+from estate_contracts.topics import REGISTER_SYSTEMS, dead_letter_topic
+from estate_eventing.settings import BrokerSettings
 from estate_eventing.tables import inbox_table, outbox_table
+from estate_eventing.testing import collect
+from estate_procurement.adapters.messaging.subscribers import GROUP_ID
 from estate_procurement.demo_data import ENGAGEMENT
 from estate_runtime.auth import AuthSettings, mint_token
 
@@ -164,3 +173,95 @@ async def test_an_approval_becomes_a_planned_system_in_the_register_and_drafts_s
     assert recorded[0].correlationid == f"e2e-decision-{request_id}"
     assert recorded[0].causationid == str(decision_event.id)
     assert handled == 1
+
+
+async def test_register_events_of_an_unknown_version_are_set_aside_and_the_read_model_goes_on(
+    procurement: ProcurementProcesses, kafka_settings: BrokerSettings, kafka_bootstrap: str
+) -> None:
+    """Bad input from the register (bytes that are not an event, a version this service does not know)
+    goes to the procurement worker's dead-letter topic with the reason; the next good event still
+    reaches the read model, and an older snapshot arriving late does not overwrite a newer one."""
+    procurement.run("migrate")
+    procurement.start("worker")
+    procurement.start("http")
+    await procurement.wait_http_ready()
+    system_id = uuid.uuid4()
+    key = str(system_id).encode()
+    name = f"Whitespace Rounds {system_id.hex[:6]}"
+
+    def recorded(version: int, description: str) -> Envelope:
+        snapshot = SystemSnapshot(
+            id=system_id,
+            version=version,
+            reference=f"SYS-E2E-{system_id.hex[:6]}",
+            name=name,
+            description=description,
+            lead_council="CCC",
+            capabilities=["waste rounds"],
+            service_areas=[{"id": uuid.uuid4(), "name": "Greater Cambridge Shared Waste"}],
+            lifecycle_stage="live",
+            updated_at=datetime.now(UTC),
+        )
+        event = (
+            SystemRecorded(system=snapshot)
+            if version == 1
+            else SystemChanged(system=snapshot, changed_fields=["description"])
+        )
+        return new_envelope(
+            event=event,
+            source=REGISTER_SOURCE,
+            subject=str(system_id),
+            correlationid=f"e2e-register-{system_id}",
+            time=datetime.now(UTC),
+        )
+
+    newer = recorded(2, "Round planning and in-cab crew app for bin collections")
+    older = recorded(1, "An older description")
+    future_version = newer.model_copy(update={"id": uuid.uuid4(), "dataversion": 99})
+    not_json = b"\x00\xff this is not JSON {"
+    producer = AIOKafkaProducer(**kafka_settings.producer_options())
+    await producer.start()
+    try:
+        for value, headers in (
+            (not_json, []),
+            (future_version.to_bytes(), future_version.kafka_headers()),
+            (newer.to_bytes(), newer.kafka_headers()),
+            (older.to_bytes(), older.kafka_headers()),
+        ):
+            await producer.send_and_wait(REGISTER_SYSTEMS, value=value, key=key, headers=headers)
+    finally:
+        await producer.stop()
+
+    dlq = dead_letter_topic(GROUP_ID)
+
+    async def dead_letters() -> list[ConsumerRecord[bytes, bytes]] | None:
+        records = await collect(kafka_bootstrap, dlq, timeout_s=60, embedded=kafka_settings.embedded)
+        mine = [r for r in records if r.key == key]
+        return mine if len(mine) >= 2 else None
+
+    letters = await eventually(dead_letters, timeout_s=90, what=f"two dead letters on {dlq}", interval_s=0.5)
+    assert [r.value for r in letters] == [not_json, future_version.to_bytes()]
+    reasons = [{k: v.decode() for k, v in r.headers or ()}.get("dlq_reason") for r in letters]
+    assert reasons == ["malformed", "unknown_event_type"]
+
+    async with client(procurement, SAM, "requester") as requester:
+
+        async def offered() -> dict[str, Any] | None:
+            found = await requester.post(
+                "/candidates", json={"title": "Bin round planning", "capabilities": ["waste rounds"]}
+            )
+            assert found.status_code == 200, found.text
+            return next((c for c in found.json() if c["name"] == name), None)
+
+        candidate = await eventually(offered, timeout_s=90, what=f"{name} among the candidates")
+    assert any("waste rounds" in reason for reason in candidate["reasons"])
+    engine = create_async_engine(procurement.database_url)
+    try:
+        async with engine.connect() as connection:
+            kept = await connection.scalar(
+                text("SELECT description FROM catalogue_systems WHERE id = :id"), {"id": system_id}
+            )
+    finally:
+        await engine.dispose()
+    assert kept == "Round planning and in-cab crew app for bin collections"
+    assert procurement.running["worker"].poll() is None, "the worker must survive poison messages"

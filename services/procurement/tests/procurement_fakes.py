@@ -21,6 +21,7 @@ from decimal import Decimal
 from typing import Any
 
 from estate_contracts.envelope import Envelope
+from estate_eventing.clock import SettableClock
 from estate_procurement.application import ports
 from estate_procurement.application.checklists import ChecklistCatalogue
 from estate_procurement.application.reuse import ReuseChanges, ReuseStore
@@ -28,6 +29,7 @@ from estate_procurement.domain.errors import Conflict, StaleVersion
 from estate_procurement.domain.request import Happened, TechnologyRequest
 from estate_procurement.domain.similarity import CatalogueSystem, PastDecision
 from estate_procurement.domain.values import Actor, RequestState
+from estate_runtime.workdays import HolidayCalendar
 
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 """A Monday morning: the fixed instant of every fake clock unless a test moves it."""
@@ -61,27 +63,18 @@ ADMIN = Actor(id="u-admin", name="Ada Admin", email="ada@cambridge.gov.uk", role
 AUDITOR = Actor(id="u-aud", name="Aud Itor", email="aud@cambridge.gov.uk", roles=frozenset({"auditor"}))
 
 
-class FixedClock:
-    """A clock that says what it is told; ``set`` moves it."""
+class FixedClock(SettableClock):
+    """The tests' clock: NOW unless told otherwise; ``set`` moves it."""
 
     def __init__(self, now: datetime = NOW) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def set(self, now: datetime) -> None:
-        self.now = now
+        super().__init__(now)
 
 
-class FakeCalendar:
+class FakeCalendar(HolidayCalendar):
     """Weekends and the listed England-and-Wales bank holidays of 2026 are not working days."""
 
     def __init__(self, holidays: frozenset[date] = BANK_HOLIDAYS) -> None:
-        self.holidays = holidays
-
-    def is_working_day(self, day: date) -> bool:
-        return day.weekday() < 5 and day not in self.holidays
+        super().__init__(holidays)
 
 
 @dataclass(frozen=True)

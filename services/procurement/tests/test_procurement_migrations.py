@@ -88,6 +88,24 @@ async def test_migrations_match_the_declared_schema_on_postgresql(
     await upgrade_compare_downgrade(await postgres_url_factory())
 
 
+OUTBOX_TRIGGERS = "SELECT tgname FROM pg_trigger WHERE tgrelid = 'outbox'::regclass AND NOT tgisinternal"
+
+
+def _outbox_triggers(connection: Connection) -> list[str]:
+    return list(connection.execute(text(OUTBOX_TRIGGERS)).scalars())
+
+
+async def test_the_outbox_wakeup_trigger_comes_and_goes_with_its_migration_on_postgresql(
+    postgres_url_factory: Callable[[], Awaitable[str]],
+) -> None:
+    url = await postgres_url_factory()
+    await asyncio.to_thread(upgrade, url)
+    assert await run(url, _outbox_triggers) == ["outbox_notify"]
+    await asyncio.to_thread(command.downgrade, alembic_config(url), "0001")
+    assert await run(url, _outbox_triggers) == []
+    assert await run(url, _compare) == []  # the tables stay as declared without it
+
+
 BAD_STATEMENTS = [
     "UPDATE technology_requests SET version = 0",
     "UPDATE technology_requests SET state = 'approved'",

@@ -17,6 +17,7 @@ from datetime import UTC, date, datetime
 from typing import Any, Generic, TypeVar
 
 from estate_contracts.envelope import Envelope
+from estate_eventing.clock import SettableClock
 from estate_register.application import ports
 from estate_register.application.services import name_key
 from estate_register.domain.errors import Conflict, StaleVersion
@@ -31,6 +32,7 @@ from estate_register.domain.model import (
     System,
 )
 from estate_register.domain.values import ContractType
+from estate_runtime.workdays import HolidayCalendar
 
 A = TypeVar("A", bound=Aggregate)
 
@@ -51,27 +53,18 @@ BANK_HOLIDAYS = frozenset(
 )
 
 
-class FixedClock:
-    """A clock that says what it is told; ``set`` moves it."""
+class FixedClock(SettableClock):
+    """The tests' clock: NOW unless told otherwise; ``set`` moves it."""
 
     def __init__(self, now: datetime = NOW) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def set(self, now: datetime) -> None:
-        self.now = now
+        super().__init__(now)
 
 
-class FakeCalendar:
+class FakeCalendar(HolidayCalendar):
     """Weekends and the listed England-and-Wales bank holidays of 2025 are not working days."""
 
     def __init__(self, holidays: frozenset[date] = BANK_HOLIDAYS) -> None:
-        self.holidays = holidays
-
-    def is_working_day(self, day: date) -> bool:
-        return day.weekday() < 5 and day not in self.holidays
+        super().__init__(holidays)
 
 
 @dataclass(frozen=True)

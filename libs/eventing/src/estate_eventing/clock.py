@@ -17,3 +17,21 @@ def as_utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     return value.astimezone(UTC)
+
+
+class SettableClock:
+    """A clock that says what it is told; ``set`` moves it. For tests, and for loaders that replay a
+    history at the dates it would have had (demo data)."""
+
+    def __init__(self, now: datetime) -> None:
+        if now.tzinfo is None:
+            raise ValueError("a clock tells aware instants; give a timezone")
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def set(self, now: datetime) -> None:
+        if now.tzinfo is None:
+            raise ValueError("a clock tells aware instants; give a timezone")
+        self.now = now

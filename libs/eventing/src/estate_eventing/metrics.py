@@ -8,6 +8,11 @@ OUTBOX_PUBLISHED = Counter("estate_outbox_published", "Outbox rows the broker ac
 OUTBOX_FAILED = Counter(
     "estate_outbox_publish_failures", "Outbox sends that failed and will retry", ["topic"]
 )
+OUTBOX_WAKEUPS = Counter(
+    "estate_outbox_relay_wakeups",
+    "Relay passes started after a pause, by cause: notify (an outbox row was committed) or poll",
+    ["cause"],
+)
 CONSUMED = Counter(
     "estate_events_consumed", "Events a consumer finished with, by outcome", ["consumer", "outcome"]
 )

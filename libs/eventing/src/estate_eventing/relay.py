@@ -12,6 +12,11 @@ Guarantees:
   exponential, capped, jittered ``next_attempt_at``; the loop logs, waits and carries on.
 * **Several relays.** On PostgreSQL each batch is claimed ``FOR UPDATE SKIP LOCKED``, so relays share
   the work and never send one row twice in a pass. On SQLite run one relay.
+* **Woken on commit (PostgreSQL).** A trigger on ``outbox`` notifies ``estate_outbox`` (delivered only at
+  commit; see :func:`estate_eventing.migrations.create_outbox_notify`) and the relay, listening on one
+  connection of its own, starts a pass at once instead of at its next poll. The poll stays as the
+  fallback: a lost notification or listening connection only delays to the next poll, and a lost
+  connection is re-established with backoff. SQLite has no notifications: there the relay only polls.
 * **Retention and replay.** Published rows are kept for ``retention_days`` and then purged; within
   that window :func:`replay` makes rows unpublished again so that they are re-sent.
 """
@@ -30,10 +35,11 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, bindparam, delete, func, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from estate_eventing import metrics
 from estate_eventing.clock import Clock, as_utc, utc_now
+from estate_eventing.migrations import OUTBOX_CHANNEL
 from estate_eventing.publisher import OutboundMessage, Publisher
 from estate_eventing.settings import RelaySettings
 from estate_eventing.tables import outbox_table
@@ -42,6 +48,9 @@ log = logging.getLogger(__name__)
 
 _ERROR_LIMIT = 2000
 _PURGE_CHUNK = 10_000
+_LISTEN_TIMEOUT_S = 10.0
+_LISTEN_RETRY_MIN_S = 1.0
+_LISTEN_RETRY_MAX_S = 60.0
 
 ot = outbox_table
 
@@ -94,6 +103,117 @@ def _sessionmaker(db: async_sessionmaker[AsyncSession] | AsyncEngine) -> async_s
 def _require_aware(name: str, value: datetime | None) -> None:
     if value is not None and value.tzinfo is None:
         raise ValueError(f"{name} must be timezone-aware")
+
+
+def _listenable_engine(sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncEngine | None:
+    """The sessionmaker's engine if it is PostgreSQL through asyncpg (the only driver listened with)."""
+    bind = sessionmaker.kw.get("bind")
+    if (
+        isinstance(bind, AsyncEngine)
+        and bind.dialect.name == "postgresql"
+        and bind.dialect.driver == "asyncpg"
+    ):
+        return bind
+    return None
+
+
+class _OutboxListener:
+    """One connection of the engine's pool, kept checked out, that ``LISTEN``s on ``estate_outbox``.
+
+    Every notification sets :attr:`wake`. Nothing here raises: a failure to listen, or a connection that
+    drops, is logged once and retried with backoff (1 s doubling to 60 s) when the relay calls
+    :meth:`ensure` before a pass; meanwhile the relay polls. A dropped connection also sets :attr:`wake`,
+    so that the relay makes a pass (and tries to listen again) at once rather than at its next poll.
+    """
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self.wake = asyncio.Event()
+        self._connection: AsyncConnection | None = None
+        self._driver: Any = None  # the asyncpg connection (asyncpg has no type stubs)
+        self._lost = False
+        self._failures = 0
+        self._retry_at = 0.0
+
+    @property
+    def listening(self) -> bool:
+        return self._driver is not None and not self._lost and not self._driver.is_closed()
+
+    @property
+    def lost(self) -> bool:
+        """The listening connection dropped and has not been replaced yet."""
+        return self._connection is not None and not self.listening
+
+    async def ensure(self) -> None:
+        """Listen if not listening and the backoff allows; never raises."""
+        if self.listening:
+            return
+        if self._connection is not None:
+            log.warning("outbox relay: the listening connection dropped; polling until it is back")
+            await self._discard()
+            self._failures = 1  # the warning is said: retries are quiet
+        if time.monotonic() < self._retry_at:
+            return
+        try:
+            await self._listen()
+        except Exception as exc:
+            self._failures += 1
+            retry_s = min(_LISTEN_RETRY_MIN_S * 2 ** min(self._failures - 1, 16), _LISTEN_RETRY_MAX_S)
+            self._retry_at = time.monotonic() + retry_s
+            if self._failures == 1:
+                log.warning(
+                    "outbox relay: cannot listen for outbox commits (%s: %s); polling, retrying in %.0fs",
+                    type(exc).__name__,
+                    exc,
+                    retry_s,
+                )
+            else:
+                log.debug("outbox relay: listening failed again (%s); retrying in %.0fs", exc, retry_s)
+            return
+        if self._failures:
+            log.info("outbox relay: listening for outbox commits again")
+        else:
+            log.info("outbox relay: listening for outbox commits on %r", OUTBOX_CHANNEL)
+        self._failures = 0
+        self._retry_at = 0.0
+
+    async def _listen(self) -> None:
+        connection = await asyncio.wait_for(self._engine.connect(), _LISTEN_TIMEOUT_S)
+        try:
+            driver: Any = (await connection.get_raw_connection()).driver_connection
+            if driver is None:
+                raise RuntimeError("the pooled connection has no driver connection")
+            await asyncio.wait_for(driver.add_listener(OUTBOX_CHANNEL, self._on_notify), _LISTEN_TIMEOUT_S)
+            driver.add_termination_listener(self._on_terminated)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await connection.invalidate()
+            with contextlib.suppress(Exception):
+                await connection.close()
+            raise
+        self._connection, self._driver, self._lost = connection, driver, False
+
+    def _on_notify(self, driver: Any, pid: int, channel: str, payload: str) -> None:
+        self.wake.set()
+
+    def _on_terminated(self, driver: Any) -> None:
+        if driver is self._driver:
+            self._lost = True
+            self.wake.set()
+
+    async def _discard(self) -> None:
+        """Give the connection up. It is invalidated rather than returned, so no pooled connection keeps
+        listening."""
+        connection, self._connection, self._driver, self._lost = self._connection, None, None, False
+        if connection is None:
+            return
+        with contextlib.suppress(Exception):
+            await connection.invalidate()
+        with contextlib.suppress(Exception):
+            await connection.close()
+
+    async def close(self) -> None:
+        await self._discard()
 
 
 class OutboxRelay:
@@ -231,29 +351,61 @@ class OutboxRelay:
     # --- the loop ------------------------------------------------------------------------------
 
     async def run_forever(self, stop: asyncio.Event) -> None:
-        """Relay until ``stop`` is set. Database and broker failures are logged and waited out."""
+        """Relay until ``stop`` is set. Database and broker failures are logged and waited out.
+
+        Between passes the relay waits for ``stop``, the poll interval, or (PostgreSQL, ``listen`` on) a
+        notification that an outbox row was committed; a notification that arrives during a pass starts
+        another pass straight after it.
+        """
         poll = self.settings.poll_interval_ms / 1000
         next_purge = time.monotonic()
         db_failures = 0
-        while not stop.is_set():
-            delay = poll
-            try:
-                if time.monotonic() >= next_purge:
-                    await self.purge()
-                    next_purge = time.monotonic() + self.settings.purge_interval_s
-                result = await self.relay_batch()
-                db_failures = 0
-                if result.claimed >= self.settings.batch_size and result.published:
-                    delay = 0.0  # a backlog: go straight on
-            except Exception:
-                db_failures += 1
-                delay = self.backoff(db_failures).total_seconds()
-                log.exception("outbox relay pass failed; retrying in %.1fs", delay)
-            if delay:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=delay)
-            else:
-                await asyncio.sleep(0)  # let other tasks run between back-to-back batches
+        listener = self._listener()
+        try:
+            while not stop.is_set():
+                if listener is not None:
+                    await listener.ensure()
+                    listener.wake.clear()  # from here on, a commit starts another pass
+                delay = poll
+                failed = False
+                try:
+                    if time.monotonic() >= next_purge:
+                        await self.purge()
+                        next_purge = time.monotonic() + self.settings.purge_interval_s
+                    result = await self.relay_batch()
+                    db_failures = 0
+                    if result.claimed >= self.settings.batch_size and result.published:
+                        delay = 0.0  # a backlog: go straight on
+                except Exception:
+                    failed = True
+                    db_failures += 1
+                    delay = self.backoff(db_failures).total_seconds()
+                    log.exception("outbox relay pass failed; retrying in %.1fs", delay)
+                if not delay:
+                    await asyncio.sleep(0)  # let other tasks run between back-to-back batches
+                    continue
+                # A failed pass backs off whatever is committed meanwhile; otherwise a commit wakes it.
+                wake = listener.wake if listener is not None and not failed else None
+                cause = await _pause(stop, wake, delay)
+                if cause is not None and not failed:
+                    if cause == "notify" and listener is not None and listener.lost:
+                        cause = "listener_lost"
+                    metrics.OUTBOX_WAKEUPS.labels(cause=cause).inc()
+        finally:
+            if listener is not None:
+                await listener.close()
+
+    def _listener(self) -> _OutboxListener | None:
+        if not self.settings.listen:
+            return None
+        engine = _listenable_engine(self._sessionmaker)
+        if engine is None:
+            log.info(
+                "outbox relay: no commit notifications on this database; polling every %d ms",
+                self.settings.poll_interval_ms,
+            )
+            return None
+        return _OutboxListener(engine)
 
     # --- operations ----------------------------------------------------------------------------
 
@@ -267,6 +419,24 @@ class OutboxRelay:
 
     async def status(self) -> OutboxStatus:
         return await outbox_status(self._sessionmaker)
+
+
+async def _pause(stop: asyncio.Event, wake: asyncio.Event | None, seconds: float) -> str | None:
+    """Wait for ``stop``, ``wake`` or ``seconds``; what ended it: None (stop), "notify" or "poll"."""
+    waiters = [asyncio.ensure_future(stop.wait())]
+    if wake is not None:
+        waiters.append(asyncio.ensure_future(wake.wait()))
+    try:
+        await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
+        await asyncio.gather(*waiters, return_exceptions=True)
+    if stop.is_set():
+        return None
+    if wake is not None and wake.is_set():
+        return "notify"
+    return "poll"
 
 
 async def replay(

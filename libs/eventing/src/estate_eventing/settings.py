@@ -75,7 +75,10 @@ class RelaySettings(BaseSettings):
     """How the outbox relay batches, retries and forgets.
 
     ``ESTATE_RELAY_BATCH_SIZE``, ``..._POLL_INTERVAL_MS``, ``..._MIN_BACKOFF_MS``, ``..._MAX_BACKOFF_S``,
-    ``..._RETENTION_DAYS``, ``..._PURGE_INTERVAL_S``.
+    ``..._RETENTION_DAYS``, ``..._PURGE_INTERVAL_S``, ``..._LISTEN``.
+
+    ``listen``: on PostgreSQL, wake up when an outbox row is committed (``LISTEN estate_outbox``) as well
+    as every ``poll_interval_ms``; off, or on SQLite, the relay only polls.
     """
 
     model_config = SettingsConfigDict(env_prefix="ESTATE_RELAY_", extra="ignore", frozen=True)
@@ -86,6 +89,7 @@ class RelaySettings(BaseSettings):
     max_backoff_s: float = Field(default=300.0, gt=0)
     retention_days: float = Field(default=7.0, gt=0)
     purge_interval_s: float = Field(default=3600.0, gt=0)
+    listen: bool = True
 
 
 def make_broker(settings: BrokerSettings, **kwargs: Any) -> KafkaBroker:

@@ -45,8 +45,19 @@ def working_days_between(start: date, end: date, calendar: WorkingCalendar) -> i
     return days
 
 
-class WeekdayCalendar:
-    """Monday to Friday, no holidays: for tests and for deployments outside England and Wales."""
+class HolidayCalendar:
+    """Monday to Friday except the holidays given: for tests, and for deployments outside England and
+    Wales that list their own holidays."""
+
+    def __init__(self, holidays: frozenset[date] = frozenset()) -> None:
+        self.holidays = holidays
 
     def is_working_day(self, day: date) -> bool:
-        return day.weekday() < 5
+        return day.weekday() < 5 and day not in self.holidays
+
+
+class WeekdayCalendar(HolidayCalendar):
+    """Monday to Friday, no holidays."""
+
+    def __init__(self) -> None:
+        super().__init__(frozenset())

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from estate_eventing.clock import utc_now
 from estate_procurement.adapters.db.repositories import SqlUnitOfWork
 from estate_procurement.application.checklists import ChecklistCatalogue
 from estate_procurement.application.ports import Clock, UnitOfWork
@@ -15,10 +15,6 @@ from estate_procurement.settings import AuthSettings, ProcurementSettings
 from estate_runtime.calendar import EnglandAndWalesCalendar
 from estate_runtime.db import make_engine, make_sessionmaker
 from estate_runtime.workdays import WorkingCalendar
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass
@@ -55,7 +51,7 @@ def bootstrap(
         settings=settings,
         engine=engine,
         sessions=sessions,
-        checklists=ChecklistCatalogue.builtin(),
+        checklists=ChecklistCatalogue.builtin(pinned=settings.checklist_version),
         reuse=ReuseFinder(),
         clock=clock,
         calendar=calendar or EnglandAndWalesCalendar(),

@@ -17,6 +17,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
+from estate_eventing.clock import SettableClock
 from estate_procurement.adapters.db.repositories import SqlUnitOfWork
 from estate_procurement.application import services
 from estate_procurement.application.ports import UnitOfWork
@@ -275,18 +276,10 @@ REPAIRS_DRAFT: dict[str, Any] = {
 }
 
 
-class _Clock:
-    """A clock the loader moves forward, so the demo's history has the dates it would have had."""
-
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-async def _step(container: Container, clock: _Clock, at: date, hour: int, action: Any, **kwargs: Any) -> Any:
-    clock.now = datetime.combine(at, time(hour, 0), tzinfo=UTC)
+async def _step(
+    container: Container, clock: SettableClock, at: date, hour: int, action: Any, **kwargs: Any
+) -> Any:
+    clock.set(datetime.combine(at, time(hour, 0), tzinfo=UTC))
     uow: UnitOfWork = SqlUnitOfWork(
         container.sessions(), clock=clock, calendar=container.calendar, checklists=container.checklists
     )
@@ -296,7 +289,7 @@ async def _step(container: Container, clock: _Clock, at: date, hour: int, action
 
 async def _rate_all(
     container: Container,
-    clock: _Clock,
+    clock: SettableClock,
     at: date,
     request_id: Any,
     reviewer: Actor,
@@ -337,7 +330,7 @@ async def load_demo_data(container: Container, *, today: date | None = None) -> 
                 day -= timedelta(days=1)
         return day
 
-    clock = _Clock(container.clock())
+    clock = SettableClock(container.clock())
     create = services.create_draft
 
     # Not approved: re-use the existing contact centre platform.

@@ -19,8 +19,11 @@ class ProcurementSettings(ServiceSettings):
     http_port: int = 8001
     max_upload_bytes: UploadLimit = 2 * 1024 * 1024
     db_pool_size: PoolSize = 10
-    checklist_version: str = Field(
-        default="tda-review@1", description="Checklist definition new reviews use (pinned per request)"
+    checklist_version: str | None = Field(
+        default=None,
+        pattern=r"^[a-z0-9-]+@[1-9][0-9]*$",
+        description="The checklist version new review rounds pin, e.g. tda-review@1; by default the newest "
+        "version shipped. A round keeps the version it started with.",
     )
     waiting_flag_working_days: int = Field(
         default=3,

@@ -1,5 +1,5 @@
-"""Fixtures of the procurement API tests: the real app over a migrated SQLite database of each test's
-own, a fixed clock, real tokens from a session key, and a few register systems in the re-use store.
+"""Fixtures of the procurement API tests: the real app over a migrated SQLite (or, where a test asks,
+PostgreSQL) database of each test's own, a fixed clock, real tokens from a session key, and a few register systems in the re-use store.
 
 The database is a copy of a template file migrated once per session with
 ``estate_procurement.adapters.db.migrate.upgrade``: copying a file takes a millisecond, migrating takes a
@@ -72,10 +72,18 @@ def procurement_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture
-def db_url(procurement_template: Path, tmp_path: Path) -> str:
+@pytest.fixture(params=["sqlite"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A database of this test's own at the newest schema. Parametrize it indirectly with
+    ``"postgresql"`` to run a test against an empty PostgreSQL database of its own, migrated the same
+    way (``estate_eventing.testing`` finds the server or fails the test)."""
+    if request.param == "postgresql":
+        url: str = request.getfixturevalue("fresh_postgres_database")
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            pool.submit(upgrade, url).result()
+        return url
     path = tmp_path / "procurement.db"
-    shutil.copyfile(procurement_template, path)
+    shutil.copyfile(request.getfixturevalue("procurement_template"), path)
     return sqlite_url(path)
 
 

@@ -31,6 +31,7 @@ async def _decided_with_condition(service: Procurement) -> tuple[dict[str, Any],
     return decided, decided["conditions"][0]
 
 
+@pytest.mark.parametrize("db_url", ["sqlite", "postgresql"], indirect=True)
 async def test_an_incomplete_submission_lists_every_missing_field(service: Procurement) -> None:
     draft = await service.draft(title="Half a request", hosting="saas")
 
@@ -212,6 +213,7 @@ async def test_a_body_that_is_not_json_is_refused(service: Procurement) -> None:
     problem(response, 422)
 
 
+@pytest.mark.parametrize("db_url", ["sqlite", "postgresql"], indirect=True)
 async def test_editing_without_if_match_needs_one_and_a_stale_one_is_refused(service: Procurement) -> None:
     draft = await service.draft(title="Concurrent edits")
     succeeded(await service.edit(draft["id"], ALEX, {"user_need": "x"}))

@@ -4,9 +4,11 @@ approval, and a condition met; plus reading, listing and the decision log."""
 
 from __future__ import annotations
 
+import pytest
 from procurement_api_support import ADA, ALEX, AUD, BEA, CHRIS, OMAR, OWEN, TARA, Procurement, complete
 
 
+@pytest.mark.parametrize("db_url", ["sqlite", "postgresql"], indirect=True)
 async def test_a_request_goes_from_draft_to_a_conditional_approval_with_its_condition_met(
     service: Procurement,
 ) -> None:
@@ -169,6 +171,7 @@ async def test_a_requester_sees_only_their_own_requests_and_the_tda_sees_all(ser
     assert (await service.call("GET", f"/requests/{mine['id']}", AUD)).status_code == 200
 
 
+@pytest.mark.parametrize("db_url", ["sqlite", "postgresql"], indirect=True)
 async def test_requests_are_listed_by_state_page_by_page_with_a_count(service: Procurement) -> None:
     drafts = [await service.draft(title=f"Draft {n}") for n in range(3)]
     submitted = await service.submitted()
@@ -193,6 +196,7 @@ async def test_requests_are_listed_by_state_page_by_page_with_a_count(service: P
     assert bad_cursor.status_code == 422
 
 
+@pytest.mark.parametrize("db_url", ["sqlite", "postgresql"], indirect=True)
 async def test_the_decision_log_lists_every_decision_newest_first_for_everyone(
     service: Procurement, clock
 ) -> None:

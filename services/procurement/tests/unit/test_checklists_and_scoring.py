@@ -95,6 +95,15 @@ def test_a_new_version_in_a_directory_becomes_current_and_the_old_one_stays_load
     assert catalogue.get("tda-review@1").threshold_approve == Decimal("0.8")
 
 
+def test_an_operator_can_keep_new_rounds_on_an_older_version_but_only_one_that_ships():
+    shipped = ChecklistCatalogue.builtin(pinned="tda-review@1")
+    assert shipped.current.key == "tda-review@1"
+    with pytest.raises(
+        InvalidValue, match=r"checklist version 'tda-review@7' is not shipped \(known: tda-review@1\)"
+    ):
+        ChecklistCatalogue.builtin(pinned="tda-review@7")
+
+
 @pytest.mark.parametrize(
     ("change", "words"),
     [

@@ -119,6 +119,29 @@ def test_a_capability_in_the_same_service_area_is_covered_by_the_live_system(ind
     assert 0.5 < found[0].score <= 1.0
 
 
+def test_the_description_reason_does_not_repeat_words_the_capability_reason_shows(
+    index: SimilarityIndex,
+) -> None:
+    found = index.search(
+        ReuseQuery(
+            title="Street asset inspection app",
+            text="Inspectors in streets and open spaces record asset defects",
+            capabilities=("asset management",),
+            service_area="Streets and Open Spaces",
+        )
+    )
+
+    alloy = reasons_of(found, "Alloy")
+    assert alloy[0] == "Alloy already covers asset management for Streets and Open Spaces"
+    repeated = {"asset", "street", "open", "space", "management"}
+    for reason in alloy[1:]:
+        if reason.startswith("similar description: both mention "):
+            mentioned = set(
+                reason.removeprefix("similar description: both mention ").replace(" and ", ", ").split(", ")
+            )
+            assert not mentioned & repeated, reason
+
+
 def test_a_capability_named_only_in_the_title_still_explains_the_match(index: SimilarityIndex) -> None:
     found = index.search(ReuseQuery(title="Street asset management app"))
 

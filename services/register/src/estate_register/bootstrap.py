@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from estate_eventing.clock import utc_now
 from estate_register.adapters.db.engine import make_engine, make_sessionmaker
 from estate_register.adapters.db.repositories import SqlUnitOfWork
 from estate_register.application.ports import Clock, UnitOfWork
 from estate_register.settings import AuthSettings, RegisterSettings
 from estate_runtime.calendar import EnglandAndWalesCalendar
 from estate_runtime.workdays import WorkingCalendar
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass

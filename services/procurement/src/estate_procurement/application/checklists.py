@@ -87,7 +87,9 @@ def parse_checklist(data: Mapping[str, Any]) -> Checklist:
 class ChecklistCatalogue:
     """Every checklist version the service knows, by key (``tda-review@1``)."""
 
-    def __init__(self, checklists: Iterable[Checklist], *, default: str = DEFAULT_CHECKLIST) -> None:
+    def __init__(
+        self, checklists: Iterable[Checklist], *, default: str = DEFAULT_CHECKLIST, pinned: str | None = None
+    ) -> None:
         self._by_key: dict[str, Checklist] = {}
         for checklist in checklists:
             if checklist.key in self._by_key:
@@ -96,6 +98,12 @@ class ChecklistCatalogue:
         self.default = default
         if not any(c.id == default for c in self._by_key.values()):
             raise InvalidValue(f"no version of the default checklist {default!r}", field="checklist")
+        if pinned is not None and pinned not in self._by_key:
+            known = ", ".join(sorted(self._by_key))
+            raise InvalidValue(
+                f"checklist version {pinned!r} is not shipped (known: {known})", field="checklist_version"
+            )
+        self.pinned = pinned
 
     @classmethod
     def from_directory(cls, directory: Path, *, default: str = DEFAULT_CHECKLIST) -> ChecklistCatalogue:
@@ -108,19 +116,23 @@ class ChecklistCatalogue:
         )
 
     @classmethod
-    def builtin(cls) -> ChecklistCatalogue:
-        """The versions shipped in the package (``estate_procurement/checklists/*.json``)."""
+    def builtin(cls, *, pinned: str | None = None) -> ChecklistCatalogue:
+        """The versions shipped in the package (``estate_procurement/checklists/*.json``); ``pinned``
+        names the version new rounds use instead of the newest."""
         folder = resources.files("estate_procurement").joinpath("checklists")
         found = [
             parse_checklist(json.loads(entry.read_text("utf-8")))
             for entry in sorted(folder.iterdir(), key=lambda e: e.name)
             if entry.name.endswith(".json")
         ]
-        return cls(found)
+        return cls(found, pinned=pinned)
 
     @property
     def current(self) -> Checklist:
-        """The newest version of the default checklist: what a new review round pins."""
+        """What a new review round pins: the version the operator pinned, else the newest version of the
+        default checklist."""
+        if self.pinned is not None:
+            return self._by_key[self.pinned]
         return max((c for c in self._by_key.values() if c.id == self.default), key=lambda c: c.version)
 
     def get(self, key: str) -> Checklist:

@@ -651,8 +651,12 @@ def _system_reasons(q: _Prepared, doc: _Doc, m: _Match) -> list[str]:
         reasons.append(f"same supplier ({system.supplier}) as {name}")
     if m.name and not m.product:  # a product reason already says the names are alike
         reasons.append(f"similar name to '{name}'")
-    if m.text >= 0.2 and m.shared:
-        reasons.append(f"similar description: both mention {_join(m.shared)}")
+    # Words the capability reason already shows ("asset management for Streets and Open Spaces") say
+    # nothing new when repeated as "both mention asset, open and space".
+    cited = terms(" ".join([*m.caps[:3], *areas[:3]])) if m.caps else set()
+    shared = [term for term in m.shared if term not in cited]
+    if m.text >= 0.2 and shared:
+        reasons.append(f"similar description: both mention {_join(shared)}")
     if m.area and not m.caps:
         reasons.append(
             f"{name} is already used by {next(a for a in doc.area_labels if normalise(a) == q.area)}"
