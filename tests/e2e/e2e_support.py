@@ -14,11 +14,18 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable, Mapping
+import uuid
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TypeVar
 
 import httpx
+from aiokafka import AIOKafkaProducer, ConsumerRecord
+
+from estate_contracts.envelope import Envelope
+from estate_contracts.topics import dead_letter_topic
+from estate_eventing.settings import BrokerSettings
+from estate_eventing.testing import collect
 
 TAIL = 30_000
 
@@ -155,3 +162,45 @@ class ProcurementProcesses(ServiceProcesses):
 
     def __init__(self, env: Mapping[str, str], log_dir: Path, logs: dict[str, Path]) -> None:
         super().__init__("procurement", env, log_dir, logs)
+
+
+NOT_JSON = b"\x00\xff this is not JSON {"
+"""A message that is no event at all: it must go to the dead-letter topic as ``malformed``."""
+
+
+async def send_poison_then(
+    settings: BrokerSettings, topic: str, key: bytes, good: Sequence[Envelope]
+) -> tuple[bytes, bytes]:
+    """Send, under one key, bytes that are not an event, then an event of a version nobody knows (a copy of
+    the first good one, dataversion 99), then the ``good`` envelopes, in that order; the two poison values."""
+    future_version = good[0].model_copy(update={"id": uuid.uuid4(), "dataversion": 99})
+    producer = AIOKafkaProducer(**settings.producer_options())
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, value=NOT_JSON, key=key, headers=[])
+        for envelope in (future_version, *good):
+            await producer.send_and_wait(
+                topic, value=envelope.to_bytes(), key=key, headers=envelope.kafka_headers()
+            )
+    finally:
+        await producer.stop()
+    return NOT_JSON, future_version.to_bytes()
+
+
+async def dead_letters_of(
+    settings: BrokerSettings, bootstrap: str, group: str, key: bytes, count: int = 2
+) -> list[ConsumerRecord[bytes, bytes]]:
+    """The dead letters of consumer group ``group`` under ``key``, once there are ``count`` of them."""
+    topic = dead_letter_topic(group)
+
+    async def letters() -> list[ConsumerRecord[bytes, bytes]] | None:
+        records = await collect(bootstrap, topic, timeout_s=60, embedded=settings.embedded)
+        mine = [r for r in records if r.key == key]
+        return mine if len(mine) >= count else None
+
+    return await eventually(letters, timeout_s=90, what=f"{count} dead letters on {topic}", interval_s=0.5)
+
+
+def header(record: ConsumerRecord[bytes, bytes], name: str) -> str | None:
+    values = [value for key, value in record.headers or () if key == name]
+    return values[-1].decode() if values else None

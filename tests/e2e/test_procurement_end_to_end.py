@@ -25,18 +25,23 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
-from aiokafka import AIOKafkaProducer, ConsumerRecord
-from e2e_support import ProcurementProcesses, RegisterProcesses, eventually
+from e2e_support import (
+    ProcurementProcesses,
+    RegisterProcesses,
+    dead_letters_of,
+    eventually,
+    header,
+    send_poison_then,
+)
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from estate_contracts.envelope import Envelope, new_envelope
 from estate_contracts.register_events import SOURCE as REGISTER_SOURCE
 from estate_contracts.register_events import SystemChanged, SystemRecorded, SystemSnapshot
-from estate_contracts.topics import REGISTER_SYSTEMS, dead_letter_topic
+from estate_contracts.topics import REGISTER_SYSTEMS
 from estate_eventing.settings import BrokerSettings
 from estate_eventing.tables import inbox_table, outbox_table
-from estate_eventing.testing import collect
 from estate_procurement.adapters.messaging.subscribers import GROUP_ID
 from estate_procurement.demo_data import ENGAGEMENT
 from estate_runtime.auth import AuthSettings, mint_token
@@ -217,32 +222,10 @@ async def test_register_events_of_an_unknown_version_are_set_aside_and_the_read_
 
     newer = recorded(2, "Round planning and in-cab crew app for bin collections")
     older = recorded(1, "An older description")
-    future_version = newer.model_copy(update={"id": uuid.uuid4(), "dataversion": 99})
-    not_json = b"\x00\xff this is not JSON {"
-    producer = AIOKafkaProducer(**kafka_settings.producer_options())
-    await producer.start()
-    try:
-        for value, headers in (
-            (not_json, []),
-            (future_version.to_bytes(), future_version.kafka_headers()),
-            (newer.to_bytes(), newer.kafka_headers()),
-            (older.to_bytes(), older.kafka_headers()),
-        ):
-            await producer.send_and_wait(REGISTER_SYSTEMS, value=value, key=key, headers=headers)
-    finally:
-        await producer.stop()
-
-    dlq = dead_letter_topic(GROUP_ID)
-
-    async def dead_letters() -> list[ConsumerRecord[bytes, bytes]] | None:
-        records = await collect(kafka_bootstrap, dlq, timeout_s=60, embedded=kafka_settings.embedded)
-        mine = [r for r in records if r.key == key]
-        return mine if len(mine) >= 2 else None
-
-    letters = await eventually(dead_letters, timeout_s=90, what=f"two dead letters on {dlq}", interval_s=0.5)
-    assert [r.value for r in letters] == [not_json, future_version.to_bytes()]
-    reasons = [{k: v.decode() for k, v in r.headers or ()}.get("dlq_reason") for r in letters]
-    assert reasons == ["malformed", "unknown_event_type"]
+    poison = await send_poison_then(kafka_settings, REGISTER_SYSTEMS, key, [newer, older])
+    letters = await dead_letters_of(kafka_settings, kafka_bootstrap, GROUP_ID, key)
+    assert tuple(r.value for r in letters) == poison
+    assert [header(r, "dlq_reason") for r in letters] == ["malformed", "unknown_event_type"]
 
     async with client(procurement, SAM, "requester") as requester:
 

@@ -27,8 +27,8 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
-from e2e_support import RegisterProcesses, eventually
+from aiokafka import AIOKafkaConsumer, ConsumerRecord
+from e2e_support import RegisterProcesses, dead_letters_of, eventually, header, send_poison_then
 from sqlalchemy import Column, MetaData, String, Table, Uuid, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -41,7 +41,6 @@ from estate_contracts.topics import (
     REGISTER_CONTRACTS,
     REGISTER_SUPPLIERS,
     REGISTER_SYSTEMS,
-    dead_letter_topic,
 )
 from estate_eventing.consumer import subscribe_idempotent
 from estate_eventing.settings import BrokerSettings, make_broker
@@ -98,11 +97,6 @@ async def outbox_drained(engine: AsyncEngine, timeout_s: float) -> None:
 async def read_topic(bootstrap: str, topic: str, kafka: BrokerSettings) -> list[ConsumerRecord[bytes, bytes]]:
     """Everything on ``topic`` up to its current end (call it once the outbox is drained)."""
     return await collect(bootstrap, topic, timeout_s=60, embedded=kafka.embedded)
-
-
-def header(record: ConsumerRecord[bytes, bytes], name: str) -> str | None:
-    values = [value for key, value in record.headers or () if key == name]
-    return values[-1].decode() if values else None
 
 
 # --- (a) HTTP to Kafka, once, in a CloudEvents envelope --------------------------------------------
@@ -472,29 +466,9 @@ async def test_poison_messages_are_dead_lettered_and_the_worker_plans_the_next_d
         correlationid=f"e2e-decision-{request_id.hex}",
         time=datetime.now(UTC),
     )
-    future_version = good.model_copy(update={"id": uuid.uuid4(), "dataversion": 99})
-    not_json = b"\x00\xff this is not JSON {"
-
-    producer = AIOKafkaProducer(**kafka_settings.producer_options())
-    await producer.start()
-    try:
-        for value, headers in (
-            (not_json, []),
-            (future_version.to_bytes(), future_version.kafka_headers()),
-            (good.to_bytes(), good.kafka_headers()),
-        ):
-            await producer.send_and_wait(PROCUREMENT_REQUESTS, value=value, key=key, headers=headers)
-    finally:
-        await producer.stop()
-
-    dlq = dead_letter_topic(GROUP_ID)
-
-    async def dead_letters() -> list[ConsumerRecord[bytes, bytes]] | None:
-        mine = [r for r in await read_topic(kafka_bootstrap, dlq, kafka_settings) if r.key == key]
-        return mine if len(mine) >= 2 else None
-
-    letters = await eventually(dead_letters, timeout_s=90, what=f"two dead letters on {dlq}", interval_s=0.5)
-    assert [r.value for r in letters] == [not_json, future_version.to_bytes()]
+    poison = await send_poison_then(kafka_settings, PROCUREMENT_REQUESTS, key, [good])
+    letters = await dead_letters_of(kafka_settings, kafka_bootstrap, GROUP_ID, key)
+    assert tuple(r.value for r in letters) == poison
     assert [header(r, "dlq_reason") for r in letters] == ["malformed", "unknown_event_type"]
     for record in letters:
         assert header(record, "dlq_original_topic") == PROCUREMENT_REQUESTS
