@@ -128,6 +128,11 @@ async def test_an_approval_becomes_a_planned_system_in_the_register_and_drafts_s
         submitted = await requester.post(f"/requests/{request_id}/submit")
         assert submitted.status_code == 200, submitted.text
         assert (await member.post(f"/requests/{request_id}/review")).status_code == 200
+        for item in ("DPIA1", "DE1.2"):  # an approval needs every red line rated
+            rated = await member.put(f"/requests/{request_id}/ratings/{item}", json={"rating": "met"})
+            assert rated.status_code == 200, rated.text
+        seen = await chair.get(f"/requests/{request_id}")  # the chair decides on what they have read
+        assert seen.status_code == 200, seen.text
         decided = await chair.post(
             f"/requests/{request_id}/decision",
             json={
@@ -137,7 +142,7 @@ async def test_an_approval_becomes_a_planned_system_in_the_register_and_drafts_s
                     {"text": "DPIA signed off by the DPO", "owner": SAM, "due_in_working_days": 10}
                 ],
             },
-            headers={"X-Correlation-ID": f"e2e-decision-{request_id}"},
+            headers={"X-Correlation-ID": f"e2e-decision-{request_id}", "If-Match": seen.headers["ETag"]},
         )
         assert decided.status_code == 200, decided.text
         assert decided.json()["state"] == "decided"

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date
+import logging
+from datetime import date, timedelta
 
 import pytest
 
@@ -38,3 +39,25 @@ def test_zero_working_days_is_the_same_day_and_a_negative_count_is_refused() -> 
     assert add_working_days(date(2026, 11, 21), 0, WeekdayCalendar()) == date(2026, 11, 21)
     with pytest.raises(ValueError, match="zero or more"):
         add_working_days(date(2026, 11, 21), -1, WeekdayCalendar())
+
+
+def test_a_day_after_the_bank_holiday_data_warns_once_and_still_knows_weekends(caplog) -> None:
+    calendar = EnglandAndWalesCalendar()
+    last = calendar.last_covered_year
+    assert last >= 2026
+    beyond = date(last + 1, 12, 25)
+    new_year = date(last + 1, 1, 1)
+    saturday = new_year + timedelta(days=(5 - new_year.weekday()) % 7)
+
+    with caplog.at_level(logging.WARNING, logger="estate_runtime.calendar"):
+        assert calendar.is_working_day(date(last, 12, 25)) is False  # covered: no warning
+        assert caplog.records == []
+        assert calendar.is_working_day(beyond) is (beyond.weekday() < 5)
+        assert calendar.is_working_day(saturday) is False
+        assert calendar.is_working_day(saturday + timedelta(days=2)) is True  # a Monday
+
+    (warning,) = caplog.records
+    assert warning.name == "estate_runtime.calendar"
+    assert warning.levelno == logging.WARNING
+    assert str(last) in warning.getMessage()
+    assert "upgrade govuk-bank-holidays" in warning.getMessage()

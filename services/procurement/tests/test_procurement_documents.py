@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import yaml
@@ -13,6 +14,7 @@ from typer.testing import CliRunner
 from estate_procurement.adapters.db.migrate import upgrade
 from estate_procurement.bootstrap import bootstrap
 from estate_procurement.demo_data import load_demo_data
+from estate_procurement.domain.values import local_date
 from estate_procurement.entrypoints.cli import app
 from estate_procurement.settings import ProcurementSettings
 
@@ -98,3 +100,24 @@ def test_demo_requests_load_once_in_every_state_the_tda_meets(tmp_path: Path) ->
         "decided",
     }
     assert states["Street asset inspection app"] == "under_review"
+
+
+def test_demo_requests_are_dated_by_the_london_day_of_the_clock(tmp_path: Path) -> None:
+    # 23:30 UTC on Tuesday 30 June 2026 is already Wednesday 1 July in Cambridge: the draft raised one
+    # working day ago is dated 30 June (by a UTC reading of the clock it would be Monday 29 June).
+    url = f"sqlite+aiosqlite:///{tmp_path / 'procurement.db'}"
+    upgrade(url)
+    late_evening = datetime(2026, 6, 30, 23, 30, tzinfo=UTC)
+
+    async def load() -> dict[str, date]:
+        container = bootstrap(ProcurementSettings(database_url=url), clock=lambda: late_evening)
+        try:
+            await load_demo_data(container)
+            async with container.uow() as uow:
+                return {r.title or "": local_date(r.created_at) for r in await uow.requests.list()}
+        finally:
+            await container.close()
+
+    created = asyncio.run(load())
+    assert created["Housing repairs scheduling"] == date(2026, 6, 30)
+    assert created["Online forms for council tax discounts and benefits"] == date(2026, 6, 23)

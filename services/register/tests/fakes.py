@@ -207,7 +207,11 @@ class FakeSystems(FakeRepository[System], ports.SystemRepository):
         return f"SYS-{max(numbers, default=0) + 1:05d}"
 
     async def from_request(self, request_id: str) -> System | None:
-        return self._find(lambda s: s.source_request_id == request_id)
+        planned = [s for s in self._visible().values() if s.source_request_id == request_id]
+        if not planned:
+            return None
+        latest = max(planned, key=lambda s: (s.created_at, s.reference))
+        return self.seen.get(latest.id) or _copy(latest)
 
 
 class FakeContracts(FakeRepository[Contract], ports.ContractRepository):

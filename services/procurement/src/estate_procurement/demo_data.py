@@ -22,7 +22,7 @@ from estate_procurement.adapters.db.repositories import SqlUnitOfWork
 from estate_procurement.application import services
 from estate_procurement.application.ports import UnitOfWork
 from estate_procurement.bootstrap import Container
-from estate_procurement.domain.values import Actor
+from estate_procurement.domain.values import Actor, local_date
 from estate_runtime.workdays import add_working_days
 
 SAM = Actor(
@@ -315,11 +315,12 @@ async def _rate_all(
 
 
 async def load_demo_data(container: Container, *, today: date | None = None) -> int:
-    """Add the demo requests as of ``today`` (default: the container clock's date); returns how many."""
+    """Add the demo requests as of ``today`` (default: the container clock's Europe/London date); returns
+    how many."""
     async with container.uow() as uow:
         if await uow.requests.list():
             return 0
-    today = today or container.clock().date()
+    today = today or local_date(container.clock())
     calendar = container.calendar
 
     def back(working_days: int) -> date:

@@ -25,6 +25,8 @@ NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 """Friday 20 November 2026, 10:00 UTC: the fixed instant of every test unless the test moves it."""
 
 PROBLEM_JSON = "application/problem+json"
+CURRENT_ETAG = "<the request's current ETag>"
+"""``Procurement.decide``'s default If-Match: read the request and send the ETag it has now."""
 TABLES = (
     "technology_requests",
     "request_conditions",
@@ -130,15 +132,34 @@ class Procurement:
         return request
 
     async def decide(
-        self, request_id: str, outcome: str, rationale: str, *, person: Person = CHRIS, **more: Any
+        self,
+        request_id: str,
+        outcome: str,
+        rationale: str,
+        *,
+        person: Person = CHRIS,
+        if_match: str | None = CURRENT_ETAG,
+        **more: Any,
     ) -> httpx.Response:
-        """Send ``person``'s decision (``more``: other body fields, such as ``conditions``), as it comes."""
+        """Send ``person``'s decision (``more``: other body fields, such as ``conditions``), as it comes,
+        with ``If-Match`` naming the request as it stands now (the decision needs one), or ``if_match``
+        when given (None: no If-Match at all)."""
+        if if_match == CURRENT_ETAG:
+            _, if_match = await self.read(request_id)
         body = {"outcome": outcome, "rationale": rationale, **more}
-        return await self.call("POST", f"/requests/{request_id}/decision", person, json=body)
+        return await self.call(
+            "POST", f"/requests/{request_id}/decision", person, json=body, if_match=if_match
+        )
 
     async def decided(self, request_id: str, outcome: str, rationale: str, **more: Any) -> dict[str, Any]:
         """The chair's decision, which must succeed: the request as decided."""
         return succeeded(await self.decide(request_id, outcome, rationale, **more))
+
+    async def approved_with(self, request_id: str, *conditions: dict[str, Any]) -> dict[str, Any]:
+        """The chair's approval with ``conditions``, which must succeed: the request as decided."""
+        return await self.decided(
+            request_id, "approved_with_conditions", "Approved on conditions", conditions=list(conditions)
+        )
 
     async def rate_all(self, request_id: str, reviewer: Person, rating: str = "met") -> None:
         checklist = await self.ok("GET", f"/requests/{request_id}/checklist", reviewer)

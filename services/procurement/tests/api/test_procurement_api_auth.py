@@ -4,10 +4,24 @@ service trusts; reading is scoped to the caller's roles and their own requests."
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 from fastapi.routing import APIRoute
-from procurement_api_support import ADA, ALEX, AUD, BEA, CHRIS, OWEN, TARA, Procurement, complete, problem
+from procurement_api_support import (
+    ADA,
+    ALEX,
+    AUD,
+    BEA,
+    CHRIS,
+    OMAR,
+    OWEN,
+    TARA,
+    Procurement,
+    complete,
+    problem,
+    succeeded,
+)
 
 from estate_procurement.api.app import create_app
 
@@ -140,3 +154,78 @@ async def test_a_requester_cannot_read_the_conditions_or_candidates_of_someone_e
     for path in ("conditions", "candidates", "checklist"):
         problem(await service.call("GET", f"/requests/{request['id']}/{path}", BEA), 403)
         assert (await service.call("GET", f"/requests/{request['id']}/{path}", ALEX)).status_code == 200
+
+
+async def test_a_refused_read_names_nobody(service: Procurement) -> None:
+    request = await service.submitted(ALEX)
+
+    for path in ("", "/conditions", "/candidates", "/checklist"):
+        body = problem(await service.call("GET", f"/requests/{request['id']}{path}", BEA), 403)
+        assert "Alex" not in body["detail"] and ALEX.email not in body["detail"], path
+        assert "you may read only requests you raised or hold a condition of" in body["detail"]
+
+
+def _ratings_in(snapshot: dict[str, Any] | None) -> list[list[Any] | None]:
+    """Each round's ratings in a snapshot (None where a round carries none)."""
+    return [r.get("ratings") for r in (snapshot or {}).get("rounds", [])]
+
+
+async def test_the_requester_reads_no_rating_in_the_audit_trail_until_the_round_is_decided(
+    service: Procurement,
+) -> None:
+    request = await service.under_review()
+    path = f"/requests/{request['id']}/audit"
+    secret = {"rating": "not_met", "comment": "Round one worry", "evidence_url": "https://x.example/one"}
+    await service.ok("PUT", f"/requests/{request['id']}/ratings/DPIA1", OMAR, json=secret)
+    questions = {"questions": ["Where is the DPIA?"]}
+    await service.ok("POST", f"/requests/{request['id']}/information-requests", TARA, json=questions)
+
+    before = await service.call("GET", path, ALEX, params={"snapshots": "true"})
+    for_the_tda = succeeded(await service.call("GET", path, AUD, params={"snapshots": "true"}))
+
+    assert before.status_code == 200, before.text
+    actions = [e["action"] for e in before.json()]
+    assert actions == ["information_requested", "review_started", "submitted", "created"]
+    for leak in ("not_met", "Round one worry", "x.example", OMAR.name, OMAR.email):
+        assert leak not in before.text, leak
+    assert _ratings_in(before.json()[0]["after"]) == [None]
+    assert for_the_tda[1]["action"] == "item_rated"
+    assert for_the_tda[1]["detail"]["comment"] == "Round one worry"
+    assert _ratings_in(for_the_tda[0]["after"])[0][0]["comment"] == "Round one worry"
+
+    # Decided, round 1's ratings are on record for the requester too; a reopened round's are not.
+    answers = {"answers": "Being written"}
+    await service.ok("POST", f"/requests/{request['id']}/resubmit", ALEX, json=answers)
+    await service.ok("POST", f"/requests/{request['id']}/review", TARA)
+    await service.decided(request["id"], "not_approved", "The DPIA is missing")
+    await service.ok("POST", f"/requests/{request['id']}/reopen", CHRIS, json={"reason": "DPIA done"})
+    again = {"rating": "partly_met", "comment": "Round two worry", "evidence_url": "https://x.example/two"}
+    await service.ok("PUT", f"/requests/{request['id']}/ratings/DPIA1", OMAR, json=again)
+    after = await service.call("GET", path, ALEX, params={"snapshots": "true"})
+
+    rated = [e for e in after.json() if e["action"] == "item_rated"]
+    assert [(e["detail"]["round"], e["detail"]["comment"]) for e in rated] == [(1, "Round one worry")]
+    for leak in ("Round two worry", "x.example/two", "partly_met"):
+        assert leak not in after.text, leak
+    (round_one, round_two) = _ratings_in(after.json()[0]["after"])
+    assert round_one is not None and round_one[0]["comment"] == "Round one worry"
+    assert round_two is None
+
+
+async def test_the_field_descriptions_cite_the_requirements_they_answer(service: Procurement) -> None:
+    document = (await service.client.get("/openapi.json")).json()
+    fields = document["components"]["schemas"]["RequestFields"]["properties"]
+
+    def cited(name: str) -> set[str]:
+        return set(re.findall(r"\bR\d+\b", fields[name]["description"]))
+
+    assert cited("user_need") == {"R1"}
+    assert cited("business_requirements") == {"R2"}
+    assert cited("strategic_alignment") == {"R7"}
+    assert cited("legal_considerations") == {"R6"}
+    assert cited("expected_annual_savings") == cited("non_monetary_benefits") == {"R14"}
+    assert cited("pilot_plan") == {"R24"}
+    assert cited("existing_contracts_and_legacy") == {"R20"}
+    assert cited("councils_in_scope") == {"R26"}
+    assert cited("category") == {"R25"}
+    assert cited("hosting") == set()

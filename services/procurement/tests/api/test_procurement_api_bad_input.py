@@ -248,7 +248,9 @@ async def test_a_requester_cannot_edit_submit_or_withdraw_someone_elses_draft(se
             "POST", f"/requests/{draft['id']}/withdraw", BEA, json={"reason": "spite"}
         )
 
-    assert "Alex Requester" in problem(edit, 403)["detail"]
+    detail = problem(edit, 403)["detail"]
+    assert detail == f"only the person who raised {draft['reference']} can edit this draft"
+    assert "Alex" not in detail  # a refusal names no one
     problem(submit, 403)
     problem(withdraw, 403)
 

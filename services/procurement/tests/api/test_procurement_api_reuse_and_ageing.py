@@ -101,14 +101,10 @@ async def test_a_request_waiting_longer_than_the_threshold_is_flagged(service: P
 
 async def test_overdue_conditions_are_listed_across_requests(service: Procurement, clock) -> None:
     request = await service.rated()
-    decided = await service.decided(
+    decided = await service.approved_with(
         request["id"],
-        "approved_with_conditions",
-        "With two conditions",
-        conditions=[
-            {"text": "DPIA signed off", "owner": OWEN.ref, "due_date": "2026-11-24"},
-            {"text": "Exit plan", "owner": TARA.ref, "due_in_working_days": 20},
-        ],
+        {"text": "DPIA signed off", "owner": OWEN.ref, "due_date": "2026-11-24"},
+        {"text": "Exit plan", "owner": TARA.ref, "due_in_working_days": 20},
     )
     dpia, exit_plan = decided["conditions"]
 

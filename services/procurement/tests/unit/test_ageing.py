@@ -3,15 +3,16 @@ sat in its current state longer than the threshold (3 working days by default, a
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 from procurement_fakes import ALEX, TARA, FakeCalendar, FakeUnitOfWork, FixedClock, a_request
 
 from estate_procurement.application import services
-from estate_procurement.application.ageing import ageing
-from estate_procurement.domain.values import RequestState
+from estate_procurement.application.ageing import ageing, last_waiting_day, waiting_cutoff
+from estate_procurement.domain.values import RequestState, local_date
+from estate_runtime.workdays import HolidayCalendar, working_days_between
 
 S = RequestState
 
@@ -119,3 +120,20 @@ async def test_the_waiting_list_shows_only_flagged_requests_longest_first(store)
 
     assert [a.request_id for a in waiting] == [str(oldest), str(newer)]
     assert str(fresh) not in {a.request_id for a in waiting}
+
+
+@pytest.mark.parametrize("threshold", [0, 1, 3, 10])
+def test_the_waiting_cutoff_is_the_last_day_the_rule_flags(threshold):
+    """``last_waiting_day`` is exactly the boundary of ``working_days_between(day, today) > threshold``,
+    and ``waiting_cutoff`` is the end of that day in London, in UTC (an hour earlier in summer)."""
+    calendar = HolidayCalendar(frozenset({date(2026, 8, 31), date(2026, 12, 25), date(2026, 12, 28)}))
+    for offset in range(160):
+        today = date(2026, 8, 1) + timedelta(days=offset)
+        last = last_waiting_day(today, calendar, threshold)
+        assert working_days_between(last, today, calendar) > threshold
+        assert working_days_between(last + timedelta(days=1), today, calendar) <= threshold
+    now = datetime(2026, 9, 3, 10, 0, tzinfo=UTC)
+    cutoff = waiting_cutoff(now, calendar, threshold)
+    assert local_date(cutoff) == last_waiting_day(date(2026, 9, 3), calendar, threshold) + timedelta(days=1)
+    assert (cutoff.hour, cutoff.minute, cutoff.tzinfo) == (23, 0, UTC)  # midnight BST
+    assert local_date(cutoff - timedelta(microseconds=1)) == local_date(cutoff) - timedelta(days=1)

@@ -125,6 +125,73 @@ def test_bad_checklist_data_is_refused_saying_what_is_wrong(change, words):
         parse_checklist(data)
 
 
+def test_the_dpia_red_line_follows_the_seed_wording_and_cites_its_lines():
+    dpia = V1.item("DPIA1")
+
+    assert "Personally Identifiable Information (PII) is held" in dpia.text
+    assert (
+        "Understand if Data Protection Impact Assessments (DPIA) and Records of Processing Activities (RoPA) "
+        "have been completed." in dpia.text
+    )
+    assert dpia.source == "S0:3055, S0:3060, S0:5561"
+    assert dpia.red_line
+    assert "DPIA and RoPA" in V1.notes
+
+
+def checklist_data():
+    source = Path(__file__).resolve().parents[2] / "src/estate_procurement/checklists/tda-review-v1.json"
+    return json.loads(source.read_text("utf-8"))
+
+
+@pytest.mark.parametrize(
+    ("flag", "words"),
+    [
+        ("false", "red_line must be true or false (a JSON boolean, not 'false')"),
+        ("true", "red_line must be true or false"),
+        (0, "red_line must be true or false"),
+        (None, "red_line must be true or false"),
+    ],
+)
+def test_a_red_line_flag_that_is_not_a_json_boolean_is_refused_naming_the_item(flag, words):
+    data = checklist_data()
+    data["sections"][0]["rules"][0]["items"][1]["red_line"] = flag
+
+    with pytest.raises(InvalidValue) as refused:
+        parse_checklist(data)
+
+    assert refused.value.detail.startswith("tda-review@1 item R1.2 ")
+    assert words in refused.value.detail
+
+
+@pytest.mark.parametrize(
+    ("weight", "words"),
+    [
+        ("NaN", "weight must be a finite number, not 'NaN'"),
+        ("Infinity", "weight must be a finite number"),
+        (float("inf"), "weight must be a finite number"),
+        ("-1", "needs a positive weight"),
+        (True, "weight must be a number"),
+    ],
+)
+def test_a_weight_that_is_not_a_finite_positive_number_is_refused_naming_the_item(weight, words):
+    data = checklist_data()
+    data["sections"][0]["rules"][0]["items"][0]["weight"] = weight
+
+    with pytest.raises(InvalidValue) as refused:
+        parse_checklist(data)
+
+    assert refused.value.detail.startswith("tda-review@1 item R1.1 ")
+    assert words in refused.value.detail
+
+
+def test_a_threshold_that_is_not_a_finite_number_is_refused():
+    data = checklist_data()
+    data["threshold_approve"] = "NaN"
+
+    with pytest.raises(InvalidValue, match="threshold_approve must be a finite number"):
+        parse_checklist(data)
+
+
 # --- scoring ----------------------------------------------------------------------------------------
 
 
@@ -176,7 +243,7 @@ def test_a_middling_score_recommends_conditional_approval_and_a_low_one_non_appr
     assert recommend(V1, all_items("partly_met")).outcome is Outcome.APPROVED_WITH_CONDITIONS
     low = recommend(V1, [rated("R1.1", "partly_met"), rated("R1.2", "not_met")])
     assert low.outcome is Outcome.NOT_APPROVED
-    assert low.reasons[0] == "overall score 0.250 is below the conditional threshold 0.5"
+    assert "overall score 0.250 is below the conditional threshold 0.5" in low.reasons
     assert "weak rule R1 Alignment with Organisational Goals: score 0.250" in low.reasons
 
 
@@ -194,8 +261,42 @@ def test_with_no_ratings_nothing_is_recommended_but_non_approval_with_the_reason
     advice = recommend(V1, [])
 
     assert advice.outcome is Outcome.NOT_APPROVED
-    assert advice.reasons[0] == "no item has a score yet: rate the checklist before deciding"
+    assert not advice.complete
+    assert advice.reasons[0].startswith("not yet: 28 of 28 required items are not rated yet")
+    assert advice.reasons[1] == "no item has a score yet: rate the checklist before deciding"
     assert advice.scores.overall is None
+
+
+def test_one_rated_item_is_not_yet_a_recommendation_and_says_how_many_required_items_are_unrated():
+    advice = recommend(V1, [rated("R1.1", "met")])
+
+    assert not advice.complete
+    assert advice.reasons[0].startswith(
+        "not yet: 27 of 28 required items are not rated yet (every Appendix K item and every red line): "
+        "R1.2, R2.1,"
+    )
+    assert advice.outcome is Outcome.APPROVED  # what the one rating points to, no more
+    assert len(advice.unrated) == 27
+    assert {"DE1.2", "DPIA1", "R10.2"} <= set(advice.unrated)
+
+
+def test_the_recommendation_is_complete_once_every_appendix_k_item_and_red_line_is_rated():
+    appendix_k = [i.id for r in V1.section("appendix-k").rules for i in r.items]
+    required = [rated(i, "met") for i in appendix_k] + [
+        rated("DE1.2", "met"),
+        rated("DPIA1", "not_applicable"),
+    ]
+
+    complete = recommend(V1, required)
+    without_a_red_line = recommend(V1, required[:-1])
+    without_an_appendix_k_item = recommend(V1, required[1:])
+
+    assert complete.complete and complete.unrated == ()
+    assert not any(r.startswith("not yet") for r in complete.reasons)
+    assert complete.outcome is Outcome.APPROVED  # the TCoP and App M API items may stay unrated
+    assert (without_a_red_line.complete, without_a_red_line.unrated) == (False, ("DPIA1",))
+    assert without_a_red_line.reasons[0].startswith("not yet: 1 of 28 required items are not rated yet")
+    assert (without_an_appendix_k_item.complete, without_an_appendix_k_item.unrated) == (False, ("R1.1",))
 
 
 # --- rating through the use case ----------------------------------------------------------------------
@@ -286,3 +387,52 @@ async def test_scores_of_an_earlier_round_stay_available_after_reopening(store):
 
     assert (first.overall, first.coverage) == (Decimal("1.000"), Decimal("1.000"))
     assert (current.overall, current.items_rated) == (None, 0)
+
+
+@pytest.mark.parametrize(
+    ("link", "words"),
+    [
+        ('https://x.example/"><script>alert(1)</script>', "quotes, backslashes or angle brackets"),
+        ("https://x.example/a b", "spaces"),
+        ("https://x.example/\x07", "control characters"),
+        ("https://evil.example@intranet/", "user name or password"),
+        ("https://user:secret@sharepoint.example/x", "user name or password"),
+        ("http://localhost", "not a bare name like localhost"),
+        ("http://intranet/evidence", "full host"),
+        ("javascript:alert(1)//x.example", "http:// or https://"),
+        ("ftp://files.example/x", "http:// or https://"),
+        ("https://x.example:99999/", "cannot be read as a web address"),
+        ("https://x.example/" + "a" * 2000, "at most 2000 characters"),
+    ],
+)
+async def test_an_evidence_link_must_be_a_plain_web_link_to_a_named_host(store, link, words):
+    request_id = await a_request(store, "under_review")
+
+    async with uow(store) as u:
+        with pytest.raises(InvalidValue) as refused:
+            await services.rate_item(
+                u, request_id=request_id, actor=TARA, item_id="R2.1", rating="met", evidence_url=link
+            )
+
+    assert refused.value.field == "evidence_url"
+    assert words in refused.value.detail
+    assert store.requests[request_id].current_round.ratings == []
+
+
+@pytest.mark.parametrize(
+    "link",
+    [
+        "https://sharepoint.example/cba.xlsx",
+        "HTTPS://Intranet.Cambridge.gov.uk:8443/tda/evidence?id=7#page=2",
+        "http://10.1.2.3/report.pdf",
+    ],
+)
+async def test_an_ordinary_evidence_link_is_kept_as_given(store, link):
+    request_id = await a_request(store, "under_review")
+
+    async with uow(store) as u:
+        given = await services.rate_item(
+            u, request_id=request_id, actor=TARA, item_id="R2.1", rating="met", evidence_url=f" {link} "
+        )
+
+    assert given.evidence_url == link

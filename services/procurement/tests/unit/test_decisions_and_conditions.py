@@ -73,11 +73,124 @@ async def test_the_chair_may_differ_from_the_recommendation_and_that_is_recorded
             actor=CHAIR,
             outcome="approved",
             rationale="Statutory duty: no alternative.",
+            override_red_lines=True,
         )
 
     assert decision.recommended_outcome is Outcome.NOT_APPROVED
     assert decision.differs_from_recommendation
     assert decision.recommendation_reasons[0].startswith("red line")
+    assert decision.overrode_red_lines == ("DE1.2", "DPIA1")
+
+
+async def rated_only(store, ratings):
+    """A request under review with Tara's ratings ``{item_id: rating}`` and no other."""
+    request_id = await a_request(store, "under_review")
+    async with uow(store) as u:
+        for item_id, rating in ratings.items():
+            await services.rate_item(
+                u, request_id=request_id, actor=TARA, item_id=item_id, rating=rating, comment="see notes"
+            )
+    return request_id
+
+
+CONDITIONS = [{"text": "DPIA signed off", "owner": OWNER, "due_in_working_days": 5}]
+
+
+@pytest.mark.parametrize(
+    ("ratings", "unrated"),
+    [
+        ({}, "DE1.2, DPIA1"),
+        ({"R1.1": "met"}, "DE1.2, DPIA1"),
+        ({"R1.1": "met", "DE1.2": "met"}, "DPIA1"),
+    ],
+)
+@pytest.mark.parametrize("outcome", ["approved", "approved_with_conditions"])
+async def test_an_approval_is_refused_while_a_red_line_is_unrated_naming_them(
+    store, ratings, unrated, outcome
+):
+    request_id = await rated_only(store, ratings)
+
+    async with uow(store) as u:
+        with pytest.raises(InvalidValue) as refused:
+            await services.decide(
+                u,
+                request_id=request_id,
+                actor=CHAIR,
+                outcome=outcome,
+                rationale="Looks good.",
+                conditions=CONDITIONS if outcome == "approved_with_conditions" else (),
+            )
+
+    assert refused.value.field == "outcome"
+    assert refused.value.detail == f"rate the red-line items {unrated} before approving"
+    assert store.requests[request_id].state.value == "under_review"
+
+
+async def test_a_non_approval_needs_no_ratings(store):
+    request_id = await rated_only(store, {})
+
+    async with uow(store) as u:
+        decision = await services.decide(
+            u, request_id=request_id, actor=CHAIR, outcome="not_approved", rationale="Re-use Orchard."
+        )
+
+    assert decision.outcome is Outcome.NOT_APPROVED
+    assert decision.overrode_red_lines == ()
+    assert decision.recommendation_reasons[0].startswith("not yet: 28 of 28 required items are not rated yet")
+
+
+async def test_approving_against_a_red_line_rated_not_met_needs_the_override_and_records_it(store):
+    request_id = await rated_only(store, {"R1.1": "met", "DE1.2": "met", "DPIA1": "not_met"})
+
+    async with uow(store) as u:
+        with pytest.raises(InvalidValue) as refused:
+            await services.decide(
+                u, request_id=request_id, actor=CHAIR, outcome="approved", rationale="Statutory duty."
+            )
+    assert refused.value.field == "outcome"
+    assert "red line DPIA1 rated not met" in refused.value.detail
+    assert "override_red_lines" in refused.value.detail
+    assert store.requests[request_id].state.value == "under_review"
+
+    async with uow(store) as u:
+        with pytest.raises(InvalidValue, match="write down why"):
+            await services.decide(
+                u,
+                request_id=request_id,
+                actor=CHAIR,
+                outcome="approved",
+                rationale=" ",
+                override_red_lines=True,
+            )
+        decision = await services.decide(
+            u,
+            request_id=request_id,
+            actor=CHAIR,
+            outcome="approved_with_conditions",
+            rationale="Statutory duty: the DPIA is being completed with the DPO.",
+            conditions=CONDITIONS,
+            override_red_lines=True,
+        )
+
+    assert decision.overrode_red_lines == ("DPIA1",)
+    assert decision.recommended_outcome is Outcome.NOT_APPROVED
+    assert store.requests[request_id].latest_decision.overrode_red_lines == ("DPIA1",)
+
+
+async def test_an_approval_with_every_red_line_met_overrides_nothing(store):
+    request_id = await reviewing(store)
+
+    async with uow(store) as u:
+        decision = await services.decide(
+            u,
+            request_id=request_id,
+            actor=CHAIR,
+            outcome="approved",
+            rationale="Meets every rule.",
+            override_red_lines=True,
+        )
+
+    assert decision.overrode_red_lines == ()
 
 
 async def test_approving_without_a_named_supplier_is_refused_saying_to_name_it(store):

@@ -91,6 +91,48 @@ async def test_a_draft_with_a_wrong_value_is_refused_naming_the_field(store, fie
     assert store.requests == {}
 
 
+@pytest.mark.parametrize(
+    ("given", "stored"),
+    [
+        ("2.5E+4", "25000.00"),
+        ("18000.1", "18000.10"),
+        ("18000", "18000.00"),
+        (Decimal("12.5"), "12.50"),
+        (7, "7.00"),
+        ("-0", "0.00"),
+    ],
+)
+async def test_money_is_stored_in_pounds_and_pence_as_the_events_say_it(store, given, stored):
+    async with uow(store) as u:
+        draft = await services.create_draft(u, actor=ALEX, fields={"initial_cost": given})
+
+    assert str(draft.initial_cost) == stored
+    assert str(store.requests[draft.id].initial_cost) == stored
+
+
+@pytest.mark.parametrize(
+    ("given", "words"),
+    [
+        ("18000.505", "at most two decimal places (pence)"),
+        ("1E-3", "at most two decimal places (pence)"),
+        ("NaN", "must be a finite amount"),
+        ("Infinity", "must be a finite amount"),
+        ("-Infinity", "must be a finite amount"),
+        ("a lot", "must be an amount in pounds"),
+    ],
+)
+async def test_money_with_fractions_of_a_penny_or_not_finite_is_refused_saying_what_to_write(
+    store, given, words
+):
+    async with uow(store) as u:
+        with pytest.raises(InvalidValue) as refused:
+            await services.create_draft(u, actor=ALEX, fields={"annual_cost": given})
+
+    assert refused.value.field == "annual_cost"
+    assert words in refused.value.detail
+    assert "e.g. '18000.50'" in refused.value.detail
+
+
 async def test_two_chosen_options_are_refused_even_in_a_draft(store):
     options = [
         {"kind": "buy", "description": "A", "chosen": True},
@@ -106,7 +148,7 @@ async def test_only_the_requester_may_edit_their_draft(store):
 
     for someone in (BEA, TARA):
         async with uow(store) as u:
-            with pytest.raises(NotAllowed, match="only the requester"):
+            with pytest.raises(NotAllowed, match="only the person who raised TR-"):
                 await services.update_draft(
                     u, request_id=request_id, actor=someone, changes={"title": "Mine now"}, expected_version=1
                 )
@@ -220,6 +262,36 @@ async def test_a_single_option_needs_a_justification(store):
     async with uow(store) as u:
         submitted = await services.submit(u, request_id=request_id, actor=ALEX)
     assert submitted.state is RequestState.SUBMITTED
+
+
+async def test_a_single_option_justification_does_not_stand_in_for_the_option_itself(store):
+    fields = complete_fields(options_considered=[], single_option_justification="Only one supplier")
+    request_id = await a_request(store, fields=fields)
+
+    async with uow(store) as u:
+        with pytest.raises(IncompleteRequest) as refused:
+            await services.submit(u, request_id=request_id, actor=ALEX)
+
+    assert refused.value.missing == [
+        (
+            "options_considered",
+            "give the option you propose (build, buy or re-use): the single-option justification "
+            "explains why there is only one, but the option itself is still needed",
+        )
+    ]
+    assert store.requests[request_id].state is RequestState.DRAFT
+
+
+async def test_the_one_justified_option_must_be_marked_chosen(store):
+    one = [{"kind": "buy", "description": "RepairsHub", "reason": "only product"}]
+    fields = complete_fields(options_considered=one, single_option_justification="Only one supplier")
+    request_id = await a_request(store, fields=fields)
+
+    async with uow(store) as u:
+        with pytest.raises(IncompleteRequest) as refused:
+            await services.submit(u, request_id=request_id, actor=ALEX)
+
+    assert refused.value.missing == [("options_considered", "mark the option you propose as chosen")]
 
 
 async def test_an_integration_other_than_a_restful_api_needs_a_justification(store):

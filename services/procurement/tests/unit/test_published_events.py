@@ -128,6 +128,26 @@ async def test_every_transition_is_published_in_order_and_ratings_are_not(store)
     assert (withdrawn.reason, withdrawn.withdrawn_by.id) == ("Project cancelled", ALEX.id)
 
 
+async def test_withdrawing_a_draft_is_audited_but_not_published(store):
+    request_id = await a_request(store, "draft")
+    async with uow(store) as u:
+        await services.withdraw(u, request_id=request_id, actor=ALEX, reason="Started by mistake")
+
+    assert store.outbox == []
+    assert store.audited_actions() == ["created", "withdrawn"]
+    assert store.audit[-1].fact.from_state.value == "draft"
+
+
+async def test_withdrawing_a_submitted_request_is_published(store):
+    request_id = await a_request(store, "submitted")
+    async with uow(store) as u:
+        await services.withdraw(u, request_id=request_id, actor=ALEX, reason="Budget withdrawn")
+
+    assert store.event_types()[-1] == "estate.procurement.request.withdrawn"
+    [withdrawn] = payloads(store, ev.RequestWithdrawn)
+    assert withdrawn.reason == "Budget withdrawn"
+
+
 async def test_an_approval_publishes_the_proposed_system_built_from_the_request(store):
     request_id = await a_request(
         store,
@@ -164,7 +184,8 @@ async def test_an_approval_publishes_the_proposed_system_built_from_the_request(
 async def test_a_conditional_approval_publishes_its_conditions_and_each_met_condition(store):
     request_id = await a_request(store, "under_review")
     async with uow(store) as u:
-        await services.rate_item(u, request_id=request_id, actor=TARA, item_id="R1.1", rating="met")
+        for item_id in ("R1.1", "DE1.2", "DPIA1"):  # an approval needs every red line rated
+            await services.rate_item(u, request_id=request_id, actor=TARA, item_id=item_id, rating="met")
     async with uow(store) as u:
         decision = await services.decide(
             u,

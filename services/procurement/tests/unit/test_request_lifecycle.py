@@ -186,12 +186,55 @@ async def test_only_the_chair_decides(store, someone):
     assert state_of(store, request_id) is S.UNDER_REVIEW
 
 
+async def test_a_tda_member_cannot_start_review_ask_about_or_rate_their_own_request(store):
+    submitted = await a_request(store, "submitted", requester=TARA)
+    reviewing = await a_request(store, "submitted", requester=TARA)
+    async with uow(store) as u:
+        await services.start_review(u, request_id=reviewing, actor=OMAR)
+
+    async with uow(store) as u:
+        with pytest.raises(NotAllowed) as starting:
+            await services.start_review(u, request_id=submitted, actor=TARA)
+        with pytest.raises(NotAllowed) as asking:
+            await services.request_information(u, request_id=reviewing, actor=TARA, questions=["Why?"])
+        with pytest.raises(NotAllowed) as rating:
+            await services.rate_item(u, request_id=reviewing, actor=TARA, item_id="R1.1", rating="met")
+
+    assert starting.value.detail == "you raised TR-2026-0001: another TDA member must review it"
+    assert asking.value.detail == "you raised TR-2026-0002: another TDA member must review it"
+    assert rating.value.detail == asking.value.detail
+    assert state_of(store, submitted) is S.SUBMITTED
+    assert store.requests[reviewing].current_round.ratings == []
+
+
+async def test_the_chair_cannot_review_or_decide_a_request_they_raised_but_can_withdraw_it(store):
+    submitted = await a_request(store, "submitted", requester=CHAIR)
+    reviewed = await a_request(store, "under_review", requester=CHAIR)  # Tara started the review
+    async with uow(store) as u:
+        await services.rate_item(u, request_id=reviewed, actor=TARA, item_id="DPIA1", rating="met")
+        await services.rate_item(u, request_id=reviewed, actor=TARA, item_id="DE1.2", rating="met")
+
+    async with uow(store) as u:
+        with pytest.raises(NotAllowed, match="another TDA member must review it"):
+            await services.start_review(u, request_id=submitted, actor=CHAIR)
+        with pytest.raises(NotAllowed) as deciding:
+            await services.decide(
+                u, request_id=reviewed, actor=CHAIR, outcome="approved", rationale="Looks fine to me."
+            )
+    assert deciding.value.detail == "you raised TR-2026-0002: another chair must decide it"
+    assert state_of(store, reviewed) is S.UNDER_REVIEW
+
+    async with uow(store) as u:
+        withdrawn = await services.withdraw(u, request_id=reviewed, actor=CHAIR, reason="Not needed now")
+    assert withdrawn.state is S.WITHDRAWN
+
+
 async def test_only_the_requester_answers_information_requests(store):
     request_id = await a_request(store, "information_requested")
 
     for someone in (BEA, TARA, CHAIR):
         async with uow(store) as u:
-            with pytest.raises(NotAllowed, match="only the requester"):
+            with pytest.raises(NotAllowed, match="only the person who raised TR-"):
                 await services.resubmit(u, request_id=request_id, actor=someone, answers="On their behalf")
 
 

@@ -4,6 +4,7 @@ which order, and the reasons they read."""
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import UTC, datetime
 
 import pytest
 from procurement_fakes import STREET_APP, catalogue_system
@@ -233,6 +234,18 @@ def test_past_decisions_are_ranked_with_their_outcome(index: SimilarityIndex) ->
     )
     assert "it asked for asset management too" in decision.reasons
     assert {"Alloy", "Street asset app"} <= set(names(found))
+
+
+def test_a_decision_late_in_a_summer_evening_is_dated_by_its_london_day(index: SimilarityIndex) -> None:
+    # 23:30 UTC on 30 June is 00:30 BST on 1 July in Cambridge.
+    index.upsert_decision(replace(STREET_APP, decided_at=datetime(2026, 6, 30, 23, 30, tzinfo=UTC)))
+
+    found = index.search(ReuseQuery(title="Street asset app", capabilities=("asset management",)))
+
+    decision = next(c for c in found if c.kind == "decision")
+    assert (
+        decision.reasons[0] == "TR-2026-0007 'Street asset app' was not approved on 1 July 2026: re-use Alloy"
+    )
 
 
 def test_a_request_is_not_its_own_duplicate(index: SimilarityIndex) -> None:

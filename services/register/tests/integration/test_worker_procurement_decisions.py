@@ -1,11 +1,12 @@
 """The worker turns procurement decisions on the real broker into planned systems in PostgreSQL: once per
-decision however often it is delivered, and an event it cannot read goes to its dead-letter topic
-without holding up the decisions behind it."""
+decision however often it is delivered, a non-approval on re-decision retires the plan and a later
+approval plans again, and an event it cannot read goes to its dead-letter topic without holding up the
+decisions behind it."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from aiokafka import AIOKafkaProducer, TopicPartition
@@ -97,13 +98,13 @@ async def committed_past(settings: BrokerSettings, partition: int, offset: int) 
 async def planned(container: Container, request_id: uuid.UUID) -> tuple[list, list]:
     systems = await rows(
         container,
-        "SELECT name, lifecycle_stage FROM systems WHERE source_request_id = :id",
+        "SELECT name, lifecycle_stage FROM systems WHERE source_request_id = :id ORDER BY reference",
         id=str(request_id),
     )
     contracts = await rows(
         container,
         "SELECT status, start_date, current_term_end, annual_value, total_value FROM contracts "
-        "WHERE source_request_id = :id",
+        "WHERE source_request_id = :id ORDER BY reference",
         id=str(request_id),
     )
     return systems, contracts
@@ -134,6 +135,45 @@ async def test_an_approval_delivered_three_times_plans_one_system_and_one_pendin
         container, "SELECT DISTINCT correlation_id FROM audit_log WHERE actor = :actor", actor=CHAIR.email
     )
     assert correlations == [("corr-tda-1",)]
+
+
+async def test_approved_then_not_approved_then_approved_again_retires_the_first_plan_and_plans_anew(
+    worker: BrokerSettings, container: Container
+):
+    approved = approval("Licensing portal", "Idox")
+    rejected = approved.model_copy(
+        update={
+            "outcome": "not_approved",
+            "proposed_system": None,
+            "decided_at": approved.decided_at + timedelta(hours=2),
+        }
+    )
+    approved_again = approved.model_copy(update={"decided_at": approved.decided_at + timedelta(days=3)})
+
+    sent = await publish(
+        worker,
+        envelope_of(approved, "corr-round-1"),
+        envelope_of(rejected, "corr-round-2"),
+        envelope_of(rejected, "corr-round-2-replayed"),  # the same decision again: retires nothing more
+        envelope_of(approved_again, "corr-round-3"),
+    )
+
+    await eventually(lambda: committed_past(worker, *sent[-1]), what="the worker to finish all four")
+    systems, contracts = await planned(container, approved.request_id)
+    assert systems == [
+        ("Licensing portal", "retired"),
+        (f"Licensing portal ({approved.reference})", "planned"),
+    ]
+    assert [status for (status, *_) in contracts] == ["cancelled", "pending"]
+    audited = await rows(
+        container,
+        "SELECT correlation_id, record_kind, action FROM audit_log "
+        "WHERE correlation_id LIKE 'corr-round-2%' ORDER BY record_kind",
+    )
+    assert audited == [
+        ("corr-round-2", "contract", "lifecycle_changed"),
+        ("corr-round-2", "system", "retired"),
+    ]
 
 
 async def test_an_event_of_an_unknown_version_is_dead_lettered_and_the_next_decision_is_still_planned(

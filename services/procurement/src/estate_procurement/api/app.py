@@ -37,8 +37,8 @@ withdrawn before a decision; reopened only by the chair, with a reason.
   Requesters edit only their own drafts; TDA members review and rate; only the chair decides and
   reopens (an administrator may not).
 * A request is addressed by its id or its reference (`TR-2026-0042`). Commands answer with the request
-  as it now stands and its `ETag`; `PATCH` needs `If-Match` (428 without it, 412 when stale), and the
-  other commands honour it when sent.
+  as it now stands and its `ETag`; `PATCH` and the chair's `/decision` (which cannot be undone) need
+  `If-Match` (428 without it, 412 when stale), and the other commands honour it when sent.
 * Errors are RFC 9457 `application/problem+json` with an `errors` list of JSON pointers: 401 no or bad
   token, 403 a role or person that may not, 404 nothing there, 409 not allowed from the request's
   current state (the answer names it), 412 stale, 422 a value to fix (an incomplete submission lists

@@ -125,8 +125,8 @@ def may_read(actor: Actor, request: TechnologyRequest) -> bool:
 def ensure_may_read(actor: Actor, request: TechnologyRequest) -> None:
     if not may_read(actor, request):
         raise NotAllowed(
-            f"{request.reference} is {request.requester.name}'s request; only its requester, the owners "
-            "of its conditions and the TDA, administrators and auditors may read it"
+            f"you may not read {request.reference}: you may read only requests you raised or hold a "
+            "condition of; the TDA, administrators and auditors may read all"
         )
 
 

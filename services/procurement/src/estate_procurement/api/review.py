@@ -225,11 +225,15 @@ async def recommendation(reviewed: ReviewedDep) -> RecommendationOut:
     summary="Decide a request (the chair)",
 )
 async def decide(request_key: RequestKey, body: DecisionIn, command: CommandDep) -> RequestOut:
-    """under_review -> decided, by the TDA chair only (not a member, not an administrator), with a
-    written rationale. approved_with_conditions needs at least one condition, each with an owner and a
-    due date (or a number of working days). An approval proposes a system to the register. Once
-    published, a decision never changes; the chair may reopen the request for a new round."""
-    request, _ = await command.target(request_key)
+    """under_review -> decided, by the TDA chair only (not a member, not an administrator, not the
+    chair who raised the request), with a written rationale. approved_with_conditions needs at least one
+    condition, each with an owner and a due date (or a number of working days). An approval proposes a
+    system to the register, and needs every red-line item rated (422 naming those unrated); approving
+    against a red line rated not_met needs ``override_red_lines`` (422 otherwise), and the decision
+    records the red lines overridden. Once published, a decision never changes (the chair may reopen
+    the request for a new round), so it needs the ETag of the request as the chair last read it in
+    ``If-Match``: 428 without it, 412 if the request (a rating, say) changed meanwhile."""
+    request, _ = await command.target(request_key, required=True)
     conditions = [
         {
             "text": c.text,
@@ -247,6 +251,7 @@ async def decide(request_key: RequestKey, body: DecisionIn, command: CommandDep)
         rationale=body.rationale,
         conditions=conditions,
         proposed_system=content_of(body.proposed_system, only_sent=True) if body.proposed_system else None,
+        override_red_lines=body.override_red_lines,
     )
     return command.answer(request)
 

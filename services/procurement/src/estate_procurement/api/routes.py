@@ -3,22 +3,19 @@ the decision log and the audit trail. The TDA's review (checklists, ratings, sco
 and the decision) is in :mod:`estate_procurement.api.review`.
 
 A request is addressed by its id or its reference (``/requests/TR-2026-0042``). Every command answers
-with the request as it now stands and its new ``ETag``; PATCH needs ``If-Match`` (428 without it, 412
-when stale) and every other command honours one when it is sent.
+with the request as it now stands and its new ``ETag``; PATCH and the decision need ``If-Match`` (428
+without it, 412 when stale) and every other command honours one when it is sent.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import dataclasses
-import json
 import uuid
-from collections.abc import Callable, Sequence
-from datetime import date
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import BaseModel
 
 from estate_procurement.adapters.db import queries
@@ -56,18 +53,18 @@ from estate_procurement.api.schemas import (
     content_of,
 )
 from estate_procurement.api.views import (
-    audit_out,
+    audit_trail,
     candidate_out,
     condition_entry,
-    condition_out,
+    current_conditions,
     decision_log_entry,
-    overdue_entry,
     present,
     summary_row,
 )
 from estate_procurement.application import services
+from estate_procurement.application.ageing import WAITING_ON, waiting_cutoff
 from estate_procurement.bootstrap import Container
-from estate_procurement.domain.errors import NotAllowed
+from estate_procurement.domain.errors import IncompleteRequest, InvalidValue, NotAllowed
 from estate_procurement.domain.similarity import ReuseQuery
 from estate_procurement.domain.values import (
     REQUESTING_ROLES,
@@ -105,48 +102,25 @@ def page_size(container: Container, limit: int | None) -> int:
     return limit
 
 
-def _encode(key: Sequence[str]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(list(key)).encode()).decode().rstrip("=")
-
-
-def _decode(cursor: str) -> list[str]:
-    try:
-        key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (binascii.Error, ValueError, UnicodeDecodeError):
-        key = None
-    if not isinstance(key, list) or not all(isinstance(part, str) for part in key):
-        raise Problem(
-            422,
-            "The request is not valid",
-            "/query/cursor: not a cursor this API gave; start again without one",
-            kind="validation",
-            errors=[{"pointer": "/query/cursor", "detail": "not a cursor this API gave"}],
-        )
-    return key
-
-
-def keyset_page(
-    rows: Sequence[T],
-    key: Callable[[T], list[str]],
-    *,
-    cursor: str | None,
-    limit: int,
-    descending: bool,
-    count: bool,
-) -> tuple[list[T], str | None, int | None]:
-    """One page of ``rows`` in ``key`` order (newest first when ``descending``), after ``cursor``."""
-    ordered = sorted(rows, key=key, reverse=descending)
-    if cursor is not None:
-        after = _decode(cursor)
-        ordered = [r for r in ordered if (key(r) < after if descending else key(r) > after)]
-    page = ordered[:limit]
-    next_cursor = _encode(key(page[-1])) if len(ordered) > limit else None
-    return page, next_cursor, len(rows) if count else None
-
-
 def json_page(items: Sequence[BaseModel], next_cursor: str | None, total: int | None) -> Response:
     body = Page[Any](items=list(items), next_cursor=next_cursor, total=total)
     return Response(body.model_dump_json(), media_type="application/json")
+
+
+def _in_changes(field: str) -> str:
+    return field if field == "answers" else f"changes.{field}"
+
+
+@contextmanager
+def fields_under_changes() -> Iterator[None]:
+    """A resubmission's content travels in ``changes``: the domain's errors about a field of the request
+    (a bad value, or what the request would then lack) point into ``/body/changes``."""
+    try:
+        yield
+    except IncompleteRequest as exc:
+        raise IncompleteRequest([(_in_changes(f), m) for f, m in exc.missing]) from exc
+    except InvalidValue as exc:
+        raise InvalidValue(exc.detail, field=_in_changes(exc.field) if exc.field else None) from exc
 
 
 # --- requests ----------------------------------------------------------------------------------------
@@ -168,15 +142,6 @@ async def create_request(
     request = await services.create_draft(uow, actor=actor, fields=content_of(body, only_sent=True))
     response.headers["Location"] = f"/api/v1/requests/{request.id}"
     return present(request, actor=actor, container=container, response=response)
-
-
-OPEN_STATES = (
-    RequestState.SUBMITTED,
-    RequestState.UNDER_REVIEW,
-    RequestState.INFORMATION_REQUESTED,
-    RequestState.RESUBMITTED,
-)
-"""The states a request can be flagged in for waiting too long (see ``application.ageing``)."""
 
 
 @router.get(
@@ -230,32 +195,24 @@ async def list_requests(
             session, filters, sort=sort, limit=size, cursor=cursor, with_total=count
         )
         return json_page([shown(r) for r in found.items], found.next_cursor, found.total)
-    # Flagging needs the working calendar, so the open requests are read (there are few: decided,
-    # withdrawn and draft requests are never flagged) and the flagged ones paged here, longest first.
-    open_states = [s for s in OPEN_STATES if not state or s in state]
-    flagged: list[RequestSummaryOut] = []
-    next_read: str | None = None
-    while open_states:
-        batch = await queries.list_requests(
-            session,
-            dataclasses.replace(filters, states=open_states),
-            sort="created_at",
-            limit=queries.MAX_LIMIT,
-            cursor=next_read,
-        )
-        flagged.extend(row for row in map(shown, batch.items) if row.waiting)
-        next_read = batch.next_cursor
-        if next_read is None:
-            break
-    page, next_cursor, total = keyset_page(
-        flagged,
-        lambda r: [r.state_since.isoformat(), str(r.id)],
-        cursor=cursor,
+    # Waiting too long is "in a flaggable state, entered before the cutoff": the working calendar is
+    # applied once, here, to find the cutoff instant, and the database does the rest from its index.
+    flaggable = [s for s in WAITING_ON if not state or s in state]
+    if not flaggable:
+        return json_page([], None, 0 if count else None)
+    found = await queries.list_requests(
+        session,
+        dataclasses.replace(
+            filters,
+            states=flaggable,
+            state_since_before=waiting_cutoff(now, container.calendar, threshold),
+        ),
+        sort=queries.WAITING_SORT,
         limit=size,
-        descending=False,
-        count=count,
+        cursor=cursor,
+        with_total=count,
     )
-    return json_page(page, next_cursor, total)
+    return json_page([shown(r) for r in found.items], found.next_cursor, found.total)
 
 
 @router.get("/requests/{request_key}", response_model=RequestOut, tags=["requests"], summary="Read a request")
@@ -344,8 +301,8 @@ async def resubmit_request(request_key: RequestKey, body: ResubmitIn, command: C
     to the request (which must still be complete). Honours If-Match."""
     request, version = await command.target(request_key)
     changes = content_of(body.changes, only_sent=True) if body.changes is not None else None
-    return command.answer(
-        await services.resubmit(
+    with fields_under_changes():
+        resubmitted = await services.resubmit(
             command.uow,
             request_id=request.id,
             actor=command.actor,
@@ -353,7 +310,7 @@ async def resubmit_request(request_key: RequestKey, body: ResubmitIn, command: C
             changes=changes,
             expected_version=version,
         )
-    )
+    return command.answer(resubmitted)
 
 
 @router.post(
@@ -394,10 +351,13 @@ async def reopen_request(request_key: RequestKey, body: ReasonIn, command: Comma
     tags=["conditions"],
     summary="The conditions of a request's decision",
 )
-async def request_conditions(request_key: RequestKey, uow: UowDep, reader: ReaderDep) -> list[ConditionOut]:
-    """The latest decision's conditions: owner, due date, status (open or met) and ``overdue``."""
+async def request_conditions(
+    request_key: RequestKey, uow: UowDep, container: ContainerDep, reader: ReaderDep
+) -> list[ConditionOut]:
+    """The latest decision's conditions: owner, due date, status (open or met) and ``overdue`` (only
+    while the request stands decided: a reopened request's conditions wait for its next decision)."""
     request = await readable_request(uow, request_key, reader)
-    return [condition_out(v) for v in await services.conditions(uow, request_id=request.id)]
+    return current_conditions(request, local_date(container.clock()))
 
 
 @router.post(
@@ -420,7 +380,7 @@ async def meet_condition(
     )
     command.tag(request)
     today = local_date(command.container.clock())
-    return next(condition_out(v) for v in request.conditions(today) if v.id == condition_id)
+    return next(c for c in current_conditions(request, today) if c.id == condition_id)
 
 
 @router.get(
@@ -430,23 +390,33 @@ async def meet_condition(
     summary="Conditions across requests",
 )
 async def all_conditions(
-    uow: UowDep,
     session: SessionDep,
     container: ContainerDep,
     reader: ReaderDep,
+    request: Request,
+    response: Response,
     overdue: Annotated[bool, Query(description="Only open conditions past their due date")] = False,
     mine: Annotated[bool, Query(description="Only conditions the caller owns")] = False,
+    cursor: Cursor = None,
+    limit: Limit = None,
 ) -> list[ConditionEntryOut]:
-    """The current decisions' conditions, earliest due first. TDA members, the chair, administrators and
-    auditors see all; anyone else sees the conditions they own."""
+    """The current decisions' conditions, earliest due first, a page at a time: when there are more,
+    the ``Link`` header names the next page (``rel="next"``, with its ``cursor``). TDA members, the
+    chair, administrators and auditors see all; anyone else sees the conditions they own."""
+    size = page_size(container, limit)
     own = mine or not reads_everything(reader)
-    today = local_date(container.clock())
-    if overdue:
-        late = await queries.overdue_conditions(session, today)
-        return [overdue_entry(c) for c in late if not own or c.owner.id == reader.id]
-    decided = await services.list_requests(uow, states=[RequestState.DECIDED])
-    pairs = sorted(((r, v) for r in decided for v in r.conditions(today)), key=lambda pair: pair[1].due_date)
-    return [condition_entry(r, v) for r, v in pairs if not own or v.owner.id == reader.id]
+    found = await queries.list_conditions(
+        session,
+        local_date(container.clock()),
+        owner_id=reader.id if own else None,
+        overdue=overdue,
+        limit=size,
+        cursor=cursor,
+    )
+    if found.next_cursor is not None:
+        following = request.url.include_query_params(cursor=found.next_cursor, limit=size)
+        response.headers["Link"] = f'<{following.path}?{following.query}>; rel="next"'
+    return [condition_entry(c) for c in found.items]
 
 
 # --- re-use --------------------------------------------------------------------------------------------
@@ -504,6 +474,7 @@ async def form_candidates(
     summary="The TDA's decision log",
 )
 async def decision_log(
+    session: SessionDep,
     uow: UowDep,
     container: ContainerDep,
     _: ReaderDep,
@@ -512,28 +483,19 @@ async def decision_log(
     limit: Limit = None,
     count: Count = False,
 ) -> Response:
-    """Every decision the TDA has published, newest first: readable by everyone in the organisation."""
-    size = page_size(container, limit)
-    today: date = local_date(container.clock())
-    # Only a request that has been under review can have been decided (drafts and submitted ones not).
-    requests = await services.list_requests(
-        uow, states=[s for s in RequestState if s not in (RequestState.DRAFT, RequestState.SUBMITTED)]
+    """Every decision the TDA has published, newest first: readable by everyone in the organisation.
+    Each entry's conditions and overridden red lines are what the request's own view of that decision
+    says (a condition of a decision a later one replaced is ``superseded`` unless it was met)."""
+    today = local_date(container.clock())
+    found = await queries.decision_log(
+        session, today, outcome=outcome, limit=page_size(container, limit), cursor=cursor, with_total=count
     )
-    rows = [
-        decision_log_entry(r, d, today)
-        for r in requests
-        for d in r.decisions
-        if outcome is None or d.outcome is outcome
-    ]
-    page, next_cursor, total = keyset_page(
-        rows,
-        lambda e: [e.decided_at.isoformat(), str(e.request_id), f"{e.round:06d}"],
-        cursor=cursor,
-        limit=size,
-        descending=True,
-        count=count,
-    )
-    return json_page(page, next_cursor, total)
+    requests = {
+        request_id: await services.get_request(uow, request_id=request_id)
+        for request_id in dict.fromkeys(e.request_id for e in found.items)
+    }
+    entries = [decision_log_entry(e, requests[e.request_id], today) for e in found.items]
+    return json_page(entries, found.next_cursor, found.total)
 
 
 # --- audit and identity ---------------------------------------------------------------------------------
@@ -555,14 +517,22 @@ async def request_audit(
     ] = False,
 ) -> list[AuditEntryOut]:
     """Every fact about the request, newest first: edits, transitions, ratings, decisions, conditions
-    met. Administrators, auditors, TDA members and the chair; and the requester, for their own."""
+    met. Administrators, auditors, TDA members and the chair; and the requester, for their own.
+
+    Ratings are the TDA's working notes until the decision: a reader without a TDA, admin or auditor
+    role (the requester) gets no ``item_rated`` entry of a round not decided yet (they are left out,
+    not redacted: no rating, comment, evidence or reviewer, not even that a rating was given), and in
+    the ``before``/``after`` snapshots the rounds not decided yet carry no ``ratings``. Once a round is
+    decided its ratings show like everything else."""
     request = await find_request(uow, request_key)
-    if not reader.has_any(READ_AUDIT) and reader.id != request.requester.id:
+    full = reader.has_any(READ_AUDIT)
+    if not full and reader.id != request.requester.id:
         raise NotAllowed(
             "reading the audit trail needs one of these roles: admin, auditor, tda_chair, tda_member "
             f"(or to be the requester of {request.reference})"
         )
-    return [audit_out(e, snapshots=snapshots) for e in await queries.audit_for(session, request.id)]
+    entries = await queries.audit_for(session, request.id)
+    return audit_trail(entries, request=request, snapshots=snapshots, sees_ratings=full)
 
 
 @router.get("/me", response_model=MeOut, tags=["identity"], summary="Who the token names")

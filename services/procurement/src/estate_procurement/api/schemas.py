@@ -21,7 +21,6 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstrai
 
 from estate_procurement.domain.values import (
     ChargingOption,
-    ConditionStatus,
     Hosting,
     IntegrationApproach,
     OptionKind,
@@ -99,18 +98,18 @@ class RequestFields(Input):
     and null empties a field."""
 
     title: Short | None = Field(default=None, description="A short title (R1)")
-    service_area: Code | None = Field(default=None, description="The service area that is asking")
+    service_area: Code | None = Field(default=None, description="The service area that is asking (R22)")
     problem_statement: Long | None = Field(default=None, description="The problem and why it is one (R1)")
-    user_need: Long | None = Field(default=None, description="Who has the problem and what they need (R2)")
-    business_requirements: Long | None = Field(default=None, description="What the solution must do (R3)")
+    user_need: Long | None = Field(default=None, description="Who has the problem and what they need (R1)")
+    business_requirements: Long | None = Field(default=None, description="What the solution must do (R2)")
     user_stories: list[UserStoryIn] | None = Field(
-        default=None, description="User stories with MoSCoW priorities; at least one must (R27)"
+        default=None, description="User stories with MoSCoW priorities; at least one must (R3, R27)"
     )
     technical_specification: Long | None = Field(default=None, description="What is known of it (R4)")
     strategic_alignment: Long | None = Field(
-        default=None, description="How it supports the council's objectives and operating model (R5)"
+        default=None, description="How it supports the council's objectives and operating model (R7)"
     )
-    legal_considerations: Long | None = Field(default=None, description="Legal and regulatory points (R7)")
+    legal_considerations: Long | None = Field(default=None, description="Legal and regulatory points (R6)")
     options_considered: list[OptionIn] | None = Field(
         default=None, description="The options appraisal: at least two of build, buy, re-use (R8)"
     )
@@ -128,15 +127,15 @@ class RequestFields(Input):
     )
     annual_licence_cost: Pounds | None = Field(default=None, description="Of which licences")
     annual_maintenance_cost: Pounds | None = Field(default=None, description="Of which maintenance")
-    expected_annual_savings: Pounds | None = Field(default=None, description="Cashable savings a year (R23)")
-    non_monetary_benefits: Long | None = Field(default=None, description="Benefits that are not money (R23)")
-    budget_source: Long | None = Field(default=None, description="Which budget pays")
+    expected_annual_savings: Pounds | None = Field(default=None, description="Cashable savings a year (R14)")
+    non_monetary_benefits: Long | None = Field(default=None, description="Benefits that are not money (R14)")
+    budget_source: Long | None = Field(default=None, description="Which budget pays (R23)")
     holds_personal_data: bool | None = Field(default=None, description="Will it hold personal data (R11)")
     personal_data_categories: list[Short] | None = Field(
         default=None, description="The kinds of personal data it will hold"
     )
-    dpia_needed: bool | None = Field(default=None, description="Is a DPIA needed")
-    hosting: Hosting | None = Field(default=None, description="on_premises, saas, cloud or hybrid (R12)")
+    dpia_needed: bool | None = Field(default=None, description="Is a DPIA needed (R11)")
+    hosting: Hosting | None = Field(default=None, description="on_premises, saas, cloud or hybrid")
     integration_approach: IntegrationApproach | None = Field(
         default=None, description="restful_api, middleware, bulk_file or none (R9)"
     )
@@ -146,29 +145,37 @@ class RequestFields(Input):
     )
     accessibility_assessment: Long | None = Field(default=None, description="WCAG and inclusion (R13)")
     wcag_level: WcagLevel | None = Field(default=None, description="A, AA, AAA or not_met")
-    scalability: Long | None = Field(default=None, description="R16")
-    performance_reliability: Long | None = Field(default=None, description="R17")
-    knowledge_transfer: Long | None = Field(default=None, description="R18")
+    scalability: Long | None = Field(
+        default=None, description="Scalability and flexibility, of the system and of the contract (R16)"
+    )
+    performance_reliability: Long | None = Field(
+        default=None, description="Uptime, response times, fault tolerance, supplier targets (R17)"
+    )
+    knowledge_transfer: Long | None = Field(default=None, description="Knowledge transfer and training (R18)")
     risks: list[RiskIn] | None = Field(default=None, description="Risks with mitigations and RAG (R10)")
     stakeholders_engaged: list[Short] | None = Field(
         default=None, description="Who has been engaged: service areas, ICT, end users, the market (R15)"
     )
     success_criteria: Long | None = Field(default=None, description="How you will know it worked (R19)")
-    pilot_plan: Long | None = Field(default=None, description="R20")
-    existing_contracts_and_legacy: Long | None = Field(default=None, description="R24")
-    councils_in_scope: list[CouncilCode] | None = Field(
-        default=None, description="Council codes it is for, e.g. CCC, SCDC, HDC (R25)"
+    pilot_plan: Long | None = Field(
+        default=None, description="How it will be piloted before full-scale implementation (R24)"
     )
-    category: RequestCategory | None = Field(default=None, description="it or iot_protech (R26)")
+    existing_contracts_and_legacy: Long | None = Field(
+        default=None, description="Contracts affecting the service, legacy technology, existing systems (R20)"
+    )
+    councils_in_scope: list[CouncilCode] | None = Field(
+        default=None, description="Council codes it is for, e.g. CCC, SCDC, HDC (R26)"
+    )
+    category: RequestCategory | None = Field(default=None, description="it or iot_protech (R25)")
     renews_or_replaces_contract_id: uuid.UUID | None = Field(
         default=None, description="The register contract this renews or replaces, if any"
     )
     data_extraction_clauses: bool | None = Field(
         default=None, description="Does the tender include the App M data extraction clauses (R21)"
     )
-    api_clauses: bool | None = Field(default=None, description="Does it include the App M API clauses")
+    api_clauses: bool | None = Field(default=None, description="Does it include the App M API clauses (R21)")
     clause_charging: ChargingOption | None = Field(
-        default=None, description="Are the data and API features free, or their charges itemised"
+        default=None, description="Are the data and API features free, or their charges itemised (R21)"
     )
     expected_start_date: date | None = Field(default=None, description="When it should start")
     term_months: Annotated[int, Field(ge=1, le=600)] | None = Field(
@@ -240,6 +247,12 @@ class DecisionIn(Input):
     )
     proposed_system: ProposedSystemIn | None = Field(
         default=None, description="Corrections to the system proposed to the register (approvals only)"
+    )
+    override_red_lines: bool = Field(
+        default=False,
+        description="Approving against a red line rated not met must be deliberate: set this (and say why in "
+        "the rationale); the decision records which red lines were overridden. An approval is refused "
+        "while a red line is unrated, whatever this says",
     )
 
 
@@ -335,13 +348,23 @@ class ConditionMetOut(Output):
     met_at: AwareDatetime
 
 
+ConditionProgress = Literal["open", "met", "superseded"]
+OverrodeRedLines = Annotated[
+    list[str], Field(description="The red lines rated not met that the chair approved against (override)")
+]
+
+
 class ConditionOut(Output):
     id: uuid.UUID
     text: str
     owner: PersonOut
     due_date: date
-    status: ConditionStatus
-    overdue: bool = Field(description="Still open after its due date")
+    status: ConditionProgress = Field(
+        description="open, met, or superseded: still open when a later decision replaced the one it is of"
+    )
+    overdue: bool = Field(
+        description="Still open after its due date, on the latest decision of a request that stands decided"
+    )
     met: ConditionMetOut | None
 
 
@@ -377,6 +400,7 @@ class DecisionOut(Output):
     checklist_version: str
     conditions: list[ConditionOut]
     proposed_system: ProposedSystemOut | None
+    overrode_red_lines: OverrodeRedLines
 
 
 class RoundOut(Output):
@@ -496,6 +520,11 @@ class RecommendationOut(Output):
     outcome: Outcome
     reasons: list[str] = Field(description="Why, in words: red lines hit, thresholds, weak rules, coverage")
     red_lines_hit: list[str] = Field(description="Red-line items rated not_met by a reviewer")
+    complete: bool = Field(
+        description="False while a required item (every Appendix K item and every red line) is unrated: "
+        "the recommendation is then 'not yet', and outcome only says what the ratings so far point to"
+    )
+    unrated: list[str] = Field(description="The required items nobody has rated yet")
     scores: ScoresOut
 
 
@@ -564,6 +593,7 @@ class DecisionLogEntryOut(Output):
     recommended_outcome: Outcome
     checklist_version: str
     conditions: list[ConditionOut]
+    overrode_red_lines: OverrodeRedLines
 
 
 class AuditEntryOut(Output):

@@ -4,6 +4,7 @@ built from the aggregate, the ageing and the review scores, as the caller may se
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
 from fastapi import Response
 
@@ -19,6 +20,7 @@ from estate_procurement.api.schemas import (
     DecisionLogEntryOut,
     DecisionOut,
     MissingOut,
+    PersonOut,
     RatingOut,
     RecommendationOut,
     RequestOut,
@@ -31,7 +33,6 @@ from estate_procurement.bootstrap import Container
 from estate_procurement.domain.checklist import Checklist
 from estate_procurement.domain.request import TechnologyRequest, allowed_actions
 from estate_procurement.domain.review import (
-    ConditionView,
     Decision,
     ItemRating,
     Recommendation,
@@ -40,7 +41,6 @@ from estate_procurement.domain.review import (
 from estate_procurement.domain.similarity import Candidate
 from estate_procurement.domain.values import (
     Actor,
-    ConditionStatus,
     RequestState,
     local_date,
     to_plain,
@@ -84,21 +84,40 @@ def ageing_out(found: Ageing) -> AgeingOut:
     )
 
 
-def condition_out(view: ConditionView) -> ConditionOut:
-    return ConditionOut.model_validate(to_plain(view))
+def conditions_of(request: TechnologyRequest, decision: Decision, today: date) -> list[ConditionOut]:
+    """The conditions of one of the request's decisions with their progress on ``today``.
 
-
-def decision_out(decision: Decision, views: list[ConditionView] | None = None) -> DecisionOut:
-    """A decision as recorded; its conditions with their progress when ``views`` are given (the latest
-    decision), else as recorded (open, not overdue: an earlier round's conditions were superseded)."""
-    plain = to_plain(decision)
-    by_id = {v.id: v for v in views or []}
-    plain["conditions"] = [
-        to_plain(by_id[c.id])
-        if c.id in by_id
-        else {**to_plain(c), "status": "open", "overdue": False, "met": None}
+    Met or not comes from the request's ``conditions_met`` whatever the round. A condition not met of a
+    decision that a later one replaced is ``superseded``; of the latest decision it is ``open``, and
+    ``overdue`` after its due date only while the request stands decided (a reopened request's conditions
+    cannot be met: they wait for its next decision)."""
+    met = {m.condition_id: m for m in request.conditions_met}
+    latest = request.latest_decision
+    superseded = latest is None or latest.round != decision.round
+    binding = not superseded and request.state is RequestState.DECIDED
+    return [
+        ConditionOut.model_validate(
+            {
+                **to_plain(c),
+                "status": "met" if c.id in met else "superseded" if superseded else "open",
+                "met": to_plain(met.get(c.id)),
+                "overdue": binding and c.id not in met and c.due_date < today,
+            }
+        )
         for c in decision.conditions
     ]
+
+
+def current_conditions(request: TechnologyRequest, today: date) -> list[ConditionOut]:
+    """The latest decision's conditions (none before a decision), as :func:`conditions_of` shows them."""
+    latest = request.latest_decision
+    return conditions_of(request, latest, today) if latest else []
+
+
+def decision_out(request: TechnologyRequest, decision: Decision, today: date) -> DecisionOut:
+    """One of the request's decisions as recorded, its conditions with their progress."""
+    plain = to_plain(decision)
+    plain["conditions"] = conditions_of(request, decision, today)
     plain["differs_from_recommendation"] = decision.differs_from_recommendation
     return DecisionOut.model_validate(plain)
 
@@ -112,7 +131,7 @@ def request_out(
     threshold: int,
 ) -> RequestOut:
     plain = request.snapshot()
-    views = request.conditions(local_date(now))
+    today = local_date(now)
     latest = request.latest_decision
     plain.update(
         missing=[MissingOut(field=f, message=m) for f, m in request.missing()]
@@ -131,9 +150,9 @@ def request_out(
             )
             for r in request.rounds
         ],
-        latest_decision=decision_out(latest, views) if latest else None,
-        decisions=[decision_out(d, views if d is latest else None) for d in request.decisions],
-        conditions=[condition_out(v) for v in views],
+        latest_decision=decision_out(request, latest, today) if latest else None,
+        decisions=[decision_out(request, d, today) for d in request.decisions],
+        conditions=current_conditions(request, today),
     )
     return RequestOut.model_validate(plain)
 
@@ -165,22 +184,17 @@ def summary_row(
     )
 
 
-def overdue_entry(late: queries.OverdueCondition) -> ConditionEntryOut:
-    return ConditionEntryOut(
-        id=late.condition_id,
-        text=late.text,
-        owner=to_plain(late.owner),
-        due_date=late.due_date,
-        status=ConditionStatus.OPEN,
-        overdue=True,
-        met=None,
-        request_id=late.request_id,
-        reference=late.reference,
-        title=late.title,
-    )
+def audit_out(
+    entry: queries.AuditEntry, *, snapshots: bool, decided: frozenset[int] | None = None
+) -> AuditEntryOut:
+    """An audit entry, with the request's snapshots before and after it when asked for; when ``decided``
+    is given (the rounds whose ratings the reader may see), the snapshots lose the other rounds' ratings."""
 
+    def shown(snapshot: dict[str, Any] | None) -> dict[str, Any] | None:
+        if not snapshots:
+            return None
+        return snapshot if decided is None else _without_ratings(snapshot, decided)
 
-def audit_out(entry: queries.AuditEntry, *, snapshots: bool) -> AuditEntryOut:
     changed = entry.detail.get("changed")
     return AuditEntryOut(
         id=entry.id,
@@ -192,9 +206,43 @@ def audit_out(entry: queries.AuditEntry, *, snapshots: bool) -> AuditEntryOut:
         correlation_id=entry.correlation_id,
         changed_fields=list(changed) if isinstance(changed, list) else [],
         detail=entry.detail,
-        before=entry.before if snapshots else None,
-        after=entry.after if snapshots else None,
+        before=shown(entry.before),
+        after=shown(entry.after),
     )
+
+
+def _without_ratings(snapshot: dict[str, Any] | None, decided: frozenset[int]) -> dict[str, Any] | None:
+    """A request snapshot without the ratings of its rounds that are not in ``decided``."""
+    rounds = snapshot.get("rounds") if snapshot else None
+    if snapshot is None or not isinstance(rounds, list):
+        return snapshot
+    return {
+        **snapshot,
+        "rounds": [
+            {k: v for k, v in r.items() if k != "ratings"}
+            if isinstance(r, dict) and r.get("number") not in decided
+            else r
+            for r in rounds
+        ],
+    }
+
+
+def audit_trail(
+    entries: list[queries.AuditEntry],
+    *,
+    request: TechnologyRequest,
+    snapshots: bool,
+    sees_ratings: bool,
+) -> list[AuditEntryOut]:
+    """The audit entries as the reader may see them. A reader who does not read reviews (the requester)
+    sees no rating of a round not decided yet: its ``item_rated`` entries are left out, and its ratings
+    are taken out of every snapshot (``rounds[].ratings`` is absent for those rounds)."""
+    decided = None if sees_ratings else frozenset(r.number for r in request.rounds if r.decision is not None)
+    return [
+        audit_out(e, snapshots=snapshots, decided=decided)
+        for e in entries
+        if decided is None or e.action != "item_rated" or e.detail.get("round") in decided
+    ]
 
 
 def rating_out(rating: ItemRating) -> RatingOut:
@@ -214,6 +262,8 @@ def recommendation_out(advice: Recommendation, round_number: int) -> Recommendat
         outcome=advice.outcome,
         reasons=list(advice.reasons),
         red_lines_hit=red,
+        complete=advice.complete,
+        unrated=list(advice.unrated),
         scores=scores_out(advice.scores, round_number),
     )
 
@@ -239,27 +289,37 @@ def candidate_out(candidate: Candidate) -> CandidateOut:
     return CandidateOut.model_validate(to_plain(candidate))
 
 
-def condition_entry(request: TechnologyRequest, view: ConditionView) -> ConditionEntryOut:
+def condition_entry(entry: queries.ConditionEntry) -> ConditionEntryOut:
+    """A row of the conditions list: the condition with its progress, and the request it belongs to."""
     return ConditionEntryOut.model_validate(
-        {**to_plain(view), "request_id": request.id, "reference": request.reference, "title": request.title}
+        {
+            **to_plain(entry.condition),
+            "request_id": entry.request_id,
+            "reference": entry.reference,
+            "title": entry.title,
+        }
     )
 
 
-def decision_log_entry(request: TechnologyRequest, decision: Decision, today: date) -> DecisionLogEntryOut:
-    latest = decision is request.latest_decision
-    shown = decision_out(decision, request.conditions(today) if latest else None)
+def decision_log_entry(
+    entry: queries.DecisionLogEntry, request: TechnologyRequest, today: date
+) -> DecisionLogEntryOut:
+    """A row of the decision log as published; its conditions (and the red lines it overrode) as the
+    request's own view of that decision shows them (:func:`conditions_of`)."""
+    decision = next(d for d in request.decisions if d.round == entry.round)
     return DecisionLogEntryOut(
-        request_id=request.id,
-        reference=request.reference,
-        title=request.title,
-        round=decision.round,
-        outcome=decision.outcome,
-        rationale=decision.rationale,
-        decided_by=shown.decided_by,
-        decided_at=decision.decided_at,
-        recommended_outcome=decision.recommended_outcome,
-        checklist_version=decision.checklist_version,
-        conditions=shown.conditions,
+        request_id=entry.request_id,
+        reference=entry.reference,
+        title=entry.title,
+        round=entry.round,
+        outcome=entry.outcome,
+        rationale=entry.rationale,
+        decided_by=PersonOut.model_validate(to_plain(entry.decided_by)),
+        decided_at=entry.decided_at,
+        recommended_outcome=entry.recommended_outcome,
+        checklist_version=entry.checklist_version,
+        conditions=conditions_of(request, decision, today),
+        overrode_red_lines=list(decision.overrode_red_lines),
     )
 
 
@@ -267,14 +327,15 @@ __all__ = [
     "actions_for",
     "ageing_out",
     "audit_out",
+    "audit_trail",
     "candidate_out",
     "checklist_out",
     "checklist_summary",
     "condition_entry",
-    "condition_out",
+    "conditions_of",
+    "current_conditions",
     "decision_log_entry",
     "decision_out",
-    "overdue_entry",
     "present",
     "rating_out",
     "recommendation_out",

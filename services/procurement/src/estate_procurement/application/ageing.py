@@ -13,11 +13,11 @@ Pure functions over the request, an instant and a calendar.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from estate_procurement.domain.request import TechnologyRequest
-from estate_procurement.domain.values import RequestState, local_date
+from estate_procurement.domain.values import LONDON, RequestState, local_date
 from estate_runtime.workdays import WorkingCalendar, working_days_between
 
 DEFAULT_THRESHOLD_WORKING_DAYS = 3
@@ -117,3 +117,32 @@ def ageing(
         time_in_states=time_in_states(request, now=now, calendar=calendar),
         message=message,
     )
+
+
+def last_waiting_day(today: date, calendar: WorkingCalendar, threshold_working_days: int) -> date:
+    """The latest Europe/London day D with ``working_days_between(D, today) > threshold_working_days``:
+    a request that entered its state on D or earlier has waited too long today, one that entered it
+    later has not (the count only shrinks as D moves later)."""
+    if threshold_working_days < 0:
+        raise ValueError("threshold_working_days must be zero or more")
+    counted = 0
+    day = today
+    # Back from today until threshold + 1 working days lie in (day - 1, today]; a calendar without a
+    # working day in ten years would be a broken calendar, not a long wait.
+    for _ in range(3660 + 7 * threshold_working_days):
+        if calendar.is_working_day(day):
+            counted += 1
+            if counted > threshold_working_days:
+                return day - timedelta(days=1)
+        day -= timedelta(days=1)
+    raise ValueError("the working calendar has no working days")
+
+
+def waiting_cutoff(now: datetime, calendar: WorkingCalendar, threshold_working_days: int) -> datetime:
+    """The instant (UTC) before which a request must have entered its state to be flagged at ``now``:
+    the end of :func:`last_waiting_day` in Europe/London. For a request in a flaggable state,
+    ``entered_at < waiting_cutoff(...)`` exactly when :func:`ageing` says it is overdue, so the waiting
+    list can be one indexed range query on ``state_since``."""
+    last = last_waiting_day(local_date(now), calendar, threshold_working_days)
+    # Midnight always exists in Europe/London (the clocks change at 01:00 and 02:00).
+    return datetime.combine(last + timedelta(days=1), time(0), tzinfo=LONDON).astimezone(UTC)

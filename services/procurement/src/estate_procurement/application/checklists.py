@@ -7,7 +7,8 @@ Each file holds one version of one checklist::
      "sections": [{"id", "title", "rules": [{"id", "title", "items": [
          {"id": "R1.1", "text": ..., "source": "S0:5085", "weight": "1", "red_line": false}]}]}]}
 
-Numbers are read as decimals (write them as strings to keep them exact). A published version is never
+Numbers are read as decimals (write them as strings to keep them exact) and must be finite; a weight must
+be positive. ``red_line`` must be a JSON boolean (``true``/``false``, never the string ``"false"``). A published version is never
 edited: a review pins the version it started with (``tda-review@1``), so a change is a new file with the
 next version number, and the catalogue's ``current`` is the newest version of the default checklist.
 """
@@ -28,10 +29,32 @@ DEFAULT_CHECKLIST = "tda-review"
 
 
 def _decimal(value: Any, where: str) -> Decimal:
+    """A finite decimal from a JSON number or numeric string (``true`` is not a number)."""
+    if isinstance(value, bool):
+        raise InvalidValue(f"{where} must be a number, not {value!r}", field=where)
     try:
-        return Decimal(str(value))
+        number = Decimal(str(value))
     except InvalidOperation:
         raise InvalidValue(f"{where} must be a number, not {value!r}", field=where) from None
+    if not number.is_finite():
+        raise InvalidValue(f"{where} must be a finite number, not {value!r}", field=where)
+    return number
+
+
+def _weight(item: Mapping[str, Any], where: str) -> Decimal:
+    weight = _decimal(item.get("weight", 1), f"{where} weight")
+    if weight <= 0:
+        raise InvalidValue(f"{where} needs a positive weight, not {item.get('weight')!r}", field="weight")
+    return weight
+
+
+def _red_line(item: Mapping[str, Any], where: str) -> bool:
+    flag = item.get("red_line", False)
+    if not isinstance(flag, bool):
+        raise InvalidValue(
+            f"{where} red_line must be true or false (a JSON boolean, not {flag!r})", field="red_line"
+        )
+    return flag
 
 
 def _text(data: Mapping[str, Any], key: str, where: str) -> str:
@@ -56,8 +79,8 @@ def parse_checklist(data: Mapping[str, Any]) -> Checklist:
                     id=_text(item, "id", f"{name} rule {rule.get('id')}"),
                     text=_text(item, "text", f"{name} item {item.get('id')}"),
                     source=str(item.get("source", "")),
-                    weight=_decimal(item.get("weight", 1), f"{name} item {item.get('id')} weight"),
-                    red_line=bool(item.get("red_line", False)),
+                    weight=_weight(item, f"{name} item {item.get('id')}"),
+                    red_line=_red_line(item, f"{name} item {item.get('id')}"),
                 )
                 for item in rule.get("items", [])
             )

@@ -2,7 +2,8 @@
 
 Every fact is audited. Transitions and met conditions are published as the v1 events of
 ``estate_contracts.procurement_events`` (``source="/estate/procurement"``, subject = the request id);
-drafts, draft edits and ratings are not.
+drafts, draft edits and ratings are not, and neither is withdrawing a draft: a draft was never published,
+so nobody else knows it to hear that it was withdrawn.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from estate_contracts.envelope import Envelope, EventPayload
 from estate_eventing.correlation import current_causation_id, current_correlation_id
 from estate_procurement.application.ports import UnitOfWork
 from estate_procurement.domain.request import Happened
+from estate_procurement.domain.values import RequestState
 from estate_runtime import publishing
 
 SOURCE = ev.SOURCE
@@ -104,6 +106,8 @@ def payload_for(fact: Happened) -> EventPayload | None:
                 }
             )
         case "withdrawn":
+            if fact.from_state is RequestState.DRAFT:
+                return None  # a draft was never published: its withdrawal is audited only
             return ev.RequestWithdrawn.model_validate(
                 {**common, "withdrawn_by": actor, "reason": detail["reason"], "withdrawn_at": fact.at}
             )

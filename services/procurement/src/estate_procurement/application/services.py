@@ -6,6 +6,9 @@ Who may do what:
   only its requester edits the draft, submits it, and answers information requests (resubmits);
 * TDA members (``tda_member`` or ``tda_chair``) start reviews, ask for information and rate items;
 * only the chair (``tda_chair``) decides and reopens; ``admin`` may do neither;
+* nobody reviews or decides their own request: a TDA member or chair who raised a request may not start
+  its review, ask for information on it, rate it or decide it (another member or chair must); they may
+  still withdraw it, as its requester;
 * the requester or the chair withdraws an undecided request;
 * a condition is met by its owner or a TDA member.
 
@@ -74,7 +77,7 @@ def _check_version(request: TechnologyRequest, expected_version: int | None) -> 
 
 def _only_requester(request: TechnologyRequest, actor: Actor, doing: str) -> None:
     if actor.id != request.requester.id:
-        raise NotAllowed(f"only the requester of {request.reference} ({request.requester.name}) can {doing}")
+        raise NotAllowed(f"only the person who raised {request.reference} can {doing}")
 
 
 def _only_tda(actor: Actor, doing: str) -> None:
@@ -85,6 +88,16 @@ def _only_tda(actor: Actor, doing: str) -> None:
 def _only_chair(actor: Actor, doing: str) -> None:
     if not actor.is_chair:
         raise NotAllowed(f"only the TDA chair (tda_chair) can {doing}")
+
+
+def _not_own(request: TechnologyRequest, actor: Actor, *, who: str) -> None:
+    """A conflict of interest: the requester may not review or decide their own request."""
+    if actor.id == request.requester.id:
+        raise NotAllowed(f"you raised {request.reference}: {who}")
+
+
+_ANOTHER_MEMBER = "another TDA member must review it"
+_ANOTHER_CHAIR = "another chair must decide it"
 
 
 async def _save(uow: UnitOfWork, request: TechnologyRequest, version: int) -> None:
@@ -178,6 +191,7 @@ async def start_review(uow: UnitOfWork, *, request_id: uuid.UUID, actor: Actor) 
     current checklist version."""
     request = await _load(uow, request_id)
     _only_tda(actor, "start a review")
+    _not_own(request, actor, who=_ANOTHER_MEMBER)
     version = request.version
     request.start_review(by=actor.person, at=uow.clock(), checklist_version=uow.checklists.current.key)
     await _save(uow, request, version)
@@ -195,6 +209,7 @@ async def request_information(
     """A TDA member asks the requester at least one question, optionally by a date."""
     request = await _load(uow, request_id)
     _only_tda(actor, "ask for information")
+    _not_own(request, actor, who=_ANOTHER_MEMBER)
     version = request.version
     request.request_information(by=actor.person, at=uow.clock(), questions=questions, due_date=due_date)
     await _save(uow, request, version)
@@ -214,6 +229,7 @@ async def rate_item(
     """A TDA member rates one item of the request's pinned checklist (re-rating replaces theirs)."""
     request = await _load(uow, request_id)
     _only_tda(actor, "rate a request")
+    _not_own(request, actor, who=_ANOTHER_MEMBER)
     version = request.version
     checklist = _pinned(uow, request)
     given = request.rate(
@@ -238,10 +254,15 @@ async def decide(
     rationale: str,
     conditions: Sequence[ConditionInput | Mapping[str, Any]] = (),
     proposed_system: Mapping[str, Any] | None = None,
+    override_red_lines: bool = False,
 ) -> Decision:
-    """The chair decides, with a rationale; the decision is kept for re-use detection as well."""
+    """The chair decides, with a rationale; the decision is kept for re-use detection as well.
+
+    An approval needs every red-line item rated; approving although a red line is rated not_met needs
+    ``override_red_lines=True``. The chair may not decide a request they raised."""
     request = await _load(uow, request_id)
     _only_chair(actor, "decide a request")
+    _not_own(request, actor, who=_ANOTHER_CHAIR)
     version = request.version
     decision = request.decide(
         by=actor.person,
@@ -252,6 +273,7 @@ async def decide(
         rationale=rationale,
         conditions=conditions,
         proposed_system=proposed_system,
+        override_red_lines=override_red_lines,
     )
     await uow.reuse.record_decision(
         PastDecision(

@@ -5,6 +5,9 @@ stable id (``R1.1`` ... ``R10.2`` for Appendix K, ``S...`` for the supplementary
 reviewer reads, an optional weight and a ``red_line`` flag: a red-line item rated not_met by any reviewer
 means the recommendation is non-approval whatever the score. A review pins the version it started with, so
 changing the data later never changes how an open review is scored; a new version is a new file.
+
+Some items must be rated before the recommendation is final (:meth:`Checklist.must_rate`): every item of
+the Appendix K section (the TDA's own rules) and every red-line item, wherever it is.
 """
 
 from __future__ import annotations
@@ -14,6 +17,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from estate_procurement.domain.errors import InvalidValue
+
+APPENDIX_K = "appendix-k"
+"""The id of the section holding Appendix K's rules: each of its items must be rated before the
+recommendation is final."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -58,7 +65,8 @@ class Checklist:
     notes: str = ""
 
     def __post_init__(self) -> None:
-        if not 0 <= self.threshold_conditional <= self.threshold_approve <= 1:
+        finite = self.threshold_conditional.is_finite() and self.threshold_approve.is_finite()
+        if not finite or not 0 <= self.threshold_conditional <= self.threshold_approve <= 1:
             raise InvalidValue(
                 f"{self.key}: thresholds must satisfy 0 <= conditional <= approve <= 1", field="thresholds"
             )
@@ -73,7 +81,7 @@ class Checklist:
             for item in rule.items:
                 if item.id in seen_items:
                     raise InvalidValue(f"{self.key}: item id {item.id} appears twice", field="items")
-                if item.weight <= 0:
+                if not item.weight.is_finite() or item.weight <= 0:
                     raise InvalidValue(f"{self.key}: item {item.id} needs a positive weight", field="items")
                 seen_items.add(item.id)
 
@@ -89,6 +97,20 @@ class Checklist:
     def items(self) -> Iterator[ChecklistItem]:
         for rule in self.rules():
             yield from rule.items
+
+    def red_lines(self) -> list[ChecklistItem]:
+        return [item for item in self.items() if item.red_line]
+
+    def must_rate(self) -> list[ChecklistItem]:
+        """The items that need at least one rating before the recommendation is final: every item of
+        the Appendix K section and every red-line item, in checklist order."""
+        return [
+            item
+            for section in self.sections
+            for rule in section.rules
+            for item in rule.items
+            if section.id == APPENDIX_K or item.red_line
+        ]
 
     def section(self, section_id: str) -> ChecklistSection:
         for section in self.sections:

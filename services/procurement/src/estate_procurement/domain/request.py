@@ -36,6 +36,8 @@ from estate_procurement.domain.review import (
     ProposedSystemPlan,
     ReviewRound,
     recommend,
+    red_lines_not_met,
+    unrated_items,
 )
 from estate_procurement.domain.similarity import ReuseQuery
 from estate_procurement.domain.values import (
@@ -101,8 +103,9 @@ PUBLISHED_ACTIONS: frozenset[str] = frozenset(
         "condition_met",
     }
 )
-"""Facts that become events: every transition, and a condition met. Drafts, draft edits and ratings are
-audited only (a draft is the requester's own business; ratings are working notes until the decision)."""
+"""Facts that become events: every transition, and a condition met. Drafts, draft edits, the withdrawal of
+a draft and ratings are audited only (a draft is the requester's own business; ratings are working notes
+until the decision); the application's event mapping leaves out a draft's withdrawal."""
 
 COUNCIL_CODE = r"[A-Z][A-Z0-9]{1,19}"
 
@@ -556,8 +559,16 @@ class TechnologyRequest:
         return out
 
     def _missing_options(self, need: Callable[[str, str], None]) -> None:
+        """At least two options, or one with a single_option_justification; one of them marked chosen.
+        The justification only lets one option stand for two: it never replaces the options."""
         options = self.options_considered
-        if len(options) < 2 and not self.single_option_justification:
+        if not options and self.single_option_justification:
+            need(
+                "options_considered",
+                "give the option you propose (build, buy or re-use): the single-option justification "
+                "explains why there is only one, but the option itself is still needed",
+            )
+        elif len(options) < 2 and not self.single_option_justification:
             need(
                 "options_considered",
                 "give at least two options (build, buy, re-use), or say why only one was considered",
@@ -724,11 +735,16 @@ class TechnologyRequest:
         rationale: str,
         conditions: Sequence[ConditionInput | Mapping[str, Any]] = (),
         proposed_system: Mapping[str, Any] | None = None,
+        override_red_lines: bool = False,
     ) -> Decision:
         """under_review -> decided, with a written rationale. The decision records the recommendation
         too, so a chair who decides otherwise is visible. Conditions (approved_with_conditions only, at
         least one) each need an owner and a due date; an approval carries the proposed system, which needs
-        a supplier."""
+        a supplier.
+
+        An approval (with or without conditions) needs every red-line item rated; approving although a
+        red line is rated not_met needs ``override_red_lines=True`` (and, as always, the rationale), and
+        the decision names the red lines overridden. A non-approval needs no ratings."""
         self._check("decide")
         current = self.rounds[-1]
         if checklist.key != current.checklist_version:
@@ -740,6 +756,7 @@ class TechnologyRequest:
         why = text(rationale, "rationale")
         if why is None:
             raise InvalidValue("rationale: write down why the TDA decided so", field="rationale")
+        overridden = self._red_lines_approved_against(checklist, current, chosen, override_red_lines)
         if chosen is Outcome.APPROVED_WITH_CONDITIONS and not conditions:
             raise InvalidValue(
                 "conditions: a conditional approval needs at least one condition", field="conditions"
@@ -770,6 +787,7 @@ class TechnologyRequest:
             checklist_version=checklist.key,
             conditions=recorded,
             proposed_system=plan,
+            overrode_red_lines=overridden,
         )
         current.decision = decision
         self._move(
@@ -782,6 +800,29 @@ class TechnologyRequest:
             differs_from_recommendation=decision.differs_from_recommendation,
         )
         return decision
+
+    @staticmethod
+    def _red_lines_approved_against(
+        checklist: Checklist, current: ReviewRound, chosen: Outcome, override: bool
+    ) -> tuple[str, ...]:
+        """The red lines an approval overrides (none for a non-approval); InvalidValue when a red line is
+        unrated, or rated not_met without ``override``."""
+        if chosen is Outcome.NOT_APPROVED:
+            return ()
+        unrated = unrated_items(checklist, current.ratings, red_lines_only=True)
+        if unrated:
+            raise InvalidValue(
+                f"rate the red-line items {', '.join(unrated)} before approving", field="outcome"
+            )
+        against = red_lines_not_met(checklist, current.ratings)
+        if against and not override:
+            raise InvalidValue(
+                f"red line{'s' if len(against) > 1 else ''} {', '.join(against)} rated not met: approving "
+                "against a red line must be deliberate; decide with override_red_lines and say why in the "
+                "rationale, or decide not_approved",
+                field="outcome",
+            )
+        return tuple(against)
 
     def withdraw(self, *, by: PersonRef, at: datetime, reason: str) -> None:
         """Any undecided state -> withdrawn, with a reason."""

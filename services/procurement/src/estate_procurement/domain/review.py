@@ -9,7 +9,14 @@ Scoring (per review round, against the round's pinned checklist version):
 
 Recommendation: a red-line item rated not_met by any reviewer -> not_approved (naming the items); else an
 overall score >= threshold_approve with no not_met rating anywhere -> approved; else >= threshold_conditional
--> approved_with_conditions; else not_approved. The chair may decide otherwise; the decision records both.
+-> approved_with_conditions; else not_approved. The recommendation is *complete* only when every item the
+checklist requires (every Appendix K item and every red line: :meth:`Checklist.must_rate`) has at least one
+rating; until then it says "not yet" (``complete`` is False, its first reason counts the items still
+unrated) and ``outcome`` is only what the ratings so far point to.
+
+The chair may decide otherwise than recommended, and the decision records both; but an approval needs every
+red-line item rated, and approving against a red line rated not_met needs an explicit override (recorded on
+the decision as ``overrode_red_lines``) besides the rationale. A non-approval needs no ratings.
 """
 
 from __future__ import annotations
@@ -183,16 +190,60 @@ def score(checklist: Checklist, ratings: Sequence[ItemRating]) -> Scores:
 
 @dataclass(frozen=True, kw_only=True)
 class Recommendation:
-    """What the scores suggest, with reasons a person can read; the chair may decide otherwise."""
+    """What the scores suggest, with reasons a person can read; the chair may decide otherwise.
+
+    ``complete`` is False while an item the checklist requires (``unrated``) has no rating: the
+    recommendation is then "not yet", and ``outcome`` says only what the ratings so far point to."""
 
     outcome: Outcome
     reasons: tuple[str, ...]
     scores: Scores
+    complete: bool
+    unrated: tuple[str, ...] = ()
+
+
+_LISTED = 10
+"""How many unrated item ids a reason names before it says "and N more"."""
+
+
+def _some(ids: Sequence[str]) -> str:
+    shown = ", ".join(ids[:_LISTED])
+    return f"{shown} and {len(ids) - _LISTED} more" if len(ids) > _LISTED else shown
+
+
+def unrated_items(
+    checklist: Checklist, ratings: Sequence[ItemRating], *, red_lines_only: bool = False
+) -> list[str]:
+    """The ids of the items the checklist requires (or only its red lines) that nobody has rated yet."""
+    rated = {r.item_id for r in ratings}
+    required = checklist.red_lines() if red_lines_only else checklist.must_rate()
+    return [item.id for item in required if item.id not in rated]
 
 
 def recommend(checklist: Checklist, ratings: Sequence[ItemRating]) -> Recommendation:
-    """Apply the red-line rule, then the thresholds of the checklist (see the module's rules)."""
+    """Apply the red-line rule, then the thresholds of the checklist (see the module's rules); say "not
+    yet" while a required item is unrated."""
     scores = score(checklist, ratings)
+    unrated = unrated_items(checklist, ratings)
+    required = len(checklist.must_rate())
+    pending: tuple[str, ...] = (
+        (
+            f"not yet: {len(unrated)} of {required} required items are not rated yet "
+            f"(every Appendix K item and every red line): {_some(unrated)}",
+        )
+        if unrated
+        else ()
+    )
+
+    def advice(outcome: Outcome, reasons: Sequence[str]) -> Recommendation:
+        return Recommendation(
+            outcome=outcome,
+            reasons=(*pending, *reasons),
+            scores=scores,
+            complete=not unrated,
+            unrated=tuple(unrated),
+        )
+
     coverage = f"{scores.items_rated} of {scores.items} items rated ({scores.coverage:.0%})"
     red = [s for s in scores.item_scores if s.red_line and s.not_met_by]
     if red:
@@ -201,12 +252,10 @@ def recommend(checklist: Checklist, ratings: Sequence[ItemRating]) -> Recommenda
             f"{checklist.item(s.item_id).text}"
             for s in red
         ]
-        return Recommendation(outcome=Outcome.NOT_APPROVED, reasons=(*reasons, coverage), scores=scores)
+        return advice(Outcome.NOT_APPROVED, (*reasons, coverage))
     if scores.exact_overall is None:
-        return Recommendation(
-            outcome=Outcome.NOT_APPROVED,
-            reasons=("no item has a score yet: rate the checklist before deciding", coverage),
-            scores=scores,
+        return advice(
+            Outcome.NOT_APPROVED, ("no item has a score yet: rate the checklist before deciding", coverage)
         )
     not_met = [s.item_id for s in scores.item_scores if s.not_met_by]
     overall = f"overall score {scores.overall}"
@@ -231,7 +280,13 @@ def recommend(checklist: Checklist, ratings: Sequence[ItemRating]) -> Recommenda
     weakest = [r for r in scores.rules if r.score is not None and r.score < Decimal("0.5")]
     reasons.extend(f"weak rule {r.rule_id} {r.title}: score {r.score}" for r in weakest)
     reasons.append(coverage)
-    return Recommendation(outcome=outcome, reasons=tuple(reasons), scores=scores)
+    return advice(outcome, reasons)
+
+
+def red_lines_not_met(checklist: Checklist, ratings: Sequence[ItemRating]) -> list[str]:
+    """The red-line items some reviewer rated not_met, in checklist order."""
+    refused = {r.item_id for r in ratings if r.rating is Rating.NOT_MET}
+    return [item.id for item in checklist.red_lines() if item.id in refused]
 
 
 # --- decisions and conditions -------------------------------------------------------------------------
@@ -306,7 +361,9 @@ class Decision:
     appended after this one; nothing ever edits or removes a recorded decision.
 
     Invariants: a non-empty rationale; conditions exactly when approved_with_conditions; a proposed
-    system exactly when approved (with or without conditions).
+    system exactly when approved (with or without conditions); an approval only with every red line
+    rated, and ``overrode_red_lines`` naming the red lines rated not_met that the chair approved against
+    (empty otherwise).
     """
 
     round: int
@@ -321,6 +378,7 @@ class Decision:
     checklist_version: str
     conditions: tuple[Condition, ...] = ()
     proposed_system: ProposedSystemPlan | None = None
+    overrode_red_lines: tuple[str, ...] = ()
 
     @property
     def differs_from_recommendation(self) -> bool:

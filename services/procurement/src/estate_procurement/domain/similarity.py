@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
+from estate_procurement.domain.values import local_date
+
 
 @dataclass(frozen=True, kw_only=True)
 class CatalogueSystem:
@@ -211,7 +213,9 @@ def _join(items: list[str]) -> str:
     return ", ".join(items[:-1]) + " and " + items[-1]
 
 
-def _on(day: datetime) -> str:
+def _on(at: datetime) -> str:
+    """The Europe/London day of an instant, as people write it ("1 July 2026")."""
+    day = local_date(at)
     return f"{day.day} {day:%B %Y}"
 
 

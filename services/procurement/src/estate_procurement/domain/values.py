@@ -17,6 +17,7 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from enum import Enum, StrEnum
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from estate_procurement.domain.errors import InvalidValue
@@ -27,7 +28,10 @@ LONDON = ZoneInfo("Europe/London")
 SHORT_TEXT = 300
 LONG_TEXT = 20_000
 CODE_TEXT = 100
+URL_TEXT = 2_000
 MAX_MONEY = Decimal("10") ** 13
+PENCE = Decimal("0.01")
+MONEY_EXAMPLE = "18000.50"
 
 
 def local_date(at: datetime) -> date:
@@ -266,24 +270,32 @@ def optional_enum(kind: type[E], value: Any, name: str) -> E | None:
 
 
 def money(value: Any, name: str) -> Decimal | None:
-    """A GBP amount: not negative, at most two decimal places, below 10^13."""
+    """A GBP amount, normalised to pounds and pence (``"2.5E+4"`` -> ``25000.00``, ``"18000.1"`` ->
+    ``18000.10``), so that what is stored is what the events say. Refused: non-numbers, NaN and
+    infinities, negative amounts, more than two decimal places, 10^13 or more."""
     if value is None:
         return None
+    write = f"write it in pounds and pence, e.g. '{MONEY_EXAMPLE}'"
     if isinstance(value, bool | float):
-        raise InvalidValue(f"{name} must be a decimal amount in pounds, e.g. '1250.00'", field=name)
+        raise InvalidValue(f"{name} must be a decimal amount in pounds: {write}", field=name)
     try:
-        amount = Decimal(str(value))
+        amount = Decimal(str(value).strip())
     except InvalidOperation:
-        raise InvalidValue(f"{name} must be an amount in pounds (got {value!r})", field=name) from None
+        raise InvalidValue(
+            f"{name} must be an amount in pounds (got {value!r}): {write}", field=name
+        ) from None
     if not amount.is_finite():
-        raise InvalidValue(f"{name} must be an amount in pounds (got {value!r})", field=name)
+        raise InvalidValue(f"{name} must be a finite amount in pounds (got {value!r}): {write}", field=name)
     if amount < 0:
         raise InvalidValue(f"{name} must not be negative", field=name)
     if amount >= MAX_MONEY:
         raise InvalidValue(f"{name} is too large", field=name)
-    if amount != amount.quantize(Decimal("0.01")):
-        raise InvalidValue(f"{name} must have at most two decimal places (pence)", field=name)
-    return amount
+    pence = amount.quantize(PENCE)
+    if amount != pence:
+        raise InvalidValue(
+            f"{name} must have at most two decimal places (pence), not {value!r}: {write}", field=name
+        )
+    return pence if pence else Decimal("0.00")  # never "-0.00"
 
 
 def optional_bool(value: Any, name: str) -> bool | None:
@@ -332,13 +344,48 @@ def a_uuid(value: Any, name: str) -> uuid.UUID | None:
         raise InvalidValue(f"{name} must be an id (UUID)", field=name) from None
 
 
+_UNSAFE_IN_LINK = re.compile(r"""[\s\x00-\x1f\x7f"'<>`\\]""")
+"""Characters a link shown in a page must not carry: whitespace, control characters, quotes, backquotes,
+backslashes and angle brackets."""
+
+_DOTTED_HOST = re.compile(r"(?:[^\W_](?:[\w-]*[^\W_])?\.)+[^\W_](?:[\w-]*[^\W_])?")
+"""A host name with at least one dot (``intranet.example.gov.uk``, ``10.0.0.1``); no bare ``localhost``."""
+
+
+def _link_problem(link: str) -> str | None:
+    """Why ``link`` is not an acceptable evidence link, or None when it is one."""
+    if _UNSAFE_IN_LINK.search(link):
+        return "it contains spaces, control characters, quotes, backslashes or angle brackets"
+    try:
+        parts = urlsplit(link)
+        port = parts.port  # a port that is not a number raises ValueError
+    except ValueError:
+        return "it cannot be read as a web address"
+    if parts.scheme.lower() not in ("http", "https"):
+        return "it must start with http:// or https://"
+    if "@" in parts.netloc:
+        return "it must not carry a user name or password before the host"
+    if not _DOTTED_HOST.fullmatch(parts.hostname or ""):
+        return "it must name a full host such as sharepoint.example.gov.uk, not a bare name like localhost"
+    if port == 0:
+        return "it cannot be read as a web address"
+    return None
+
+
 def http_url(value: Any, name: str) -> str | None:
-    """An evidence link: an http or https URL, or nothing."""
-    link = text(value, name, limit=2_000)
+    """An evidence link, or nothing: an http or https URL with a dotted host name, no user name or
+    password, and no whitespace, control characters, quotes, backslashes or angle brackets (it is shown
+    as a link to other people); at most 2,000 characters."""
+    link = text(value, name, limit=URL_TEXT)
     if link is None:
         return None
-    if not re.fullmatch(r"https?://[^\s/$.?#][^\s]*", link, flags=re.IGNORECASE):
-        raise InvalidValue(f"{name} must be an http or https link", field=name)
+    problem = _link_problem(link)
+    if problem is not None:
+        raise InvalidValue(
+            f"{name} must be an http or https link such as "
+            f"'https://sharepoint.example.gov.uk/evidence.pdf': {problem}",
+            field=name,
+        )
     return link
 
 

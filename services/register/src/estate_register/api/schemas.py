@@ -71,6 +71,7 @@ class LifecycleEntryOut(Output):
     at: AwareDatetime
     by: str
     note: str
+    decided_at: AwareDatetime | None = None
 
 
 class RenewalDecisionOut(Output):

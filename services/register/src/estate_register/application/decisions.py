@@ -1,8 +1,26 @@
-"""An approved technology request becomes a *planned* system with a draft (pending) contract.
+"""A TDA decision on a technology request plans, or retires the plan of, a system in the register.
 
 The procurement service decides; the register records the outcome so that the estate shows what is
-coming before it is bought. The planned system and its contract both carry the request id, and a
-request is planned at most once, however often its decision is delivered.
+coming before it is bought. The chair may reopen a decided request and decide it again, so a request
+can be decided several times; the register follows the latest decision:
+
+- An approval (with or without conditions) records a *planned* system with a draft (*pending*)
+  contract, both carrying the request id (``source_request_id``). A request has at most one plan in
+  force: an approval for a request whose latest plan is not retired changes nothing, however often it
+  is delivered.
+- A non-approval of a request whose plan is in force retires the plan, when nobody has moved it on:
+  the system, still ``planned``, becomes ``retired`` (the note names the request and says the TDA did
+  not approve it on re-decision) and its contract, still ``pending``, becomes ``cancelled``, audited
+  and published as any change is, in the decision's own transaction. If someone has moved the system
+  on (in procurement, live, ...) or the contract on (active, ...), nothing changes and a warning is
+  logged: a person must decide what becomes of it.
+- A retired plan does not block a new one: an approval after the plan was retired (approved, reopened,
+  not approved, reopened, approved) plans again, as a new system with its own contract
+  (``<reference>-C2``, ...), the retired one staying on record.
+- The lifecycle entry each decision writes records the decision's ``decided_at``. A decision no newer
+  than the latest one the request's plan records is stale (a redelivery, a replay, or an older
+  decision arriving after a newer one) and changes nothing, so a late decision never undoes a newer
+  one.
 """
 
 from __future__ import annotations
@@ -10,13 +28,13 @@ from __future__ import annotations
 import calendar
 import logging
 import uuid
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from estate_contracts.procurement_events import ProposedSystem, RequestDecided
 from estate_register.application import services
 from estate_register.application.ports import UnitOfWork
-from estate_register.domain.model import Contract, Supplier, System
+from estate_register.domain.model import Contract, LifecycleEntry, Supplier, System
 from estate_register.domain.values import (
     ContractStatus,
     ContractType,
@@ -75,14 +93,103 @@ async def _service_area_ids(uow: UnitOfWork, names: list[str]) -> tuple[uuid.UUI
     return tuple(found)
 
 
+def _last_decision(system: System) -> datetime | None:
+    """When the latest decision the plan carried out was taken (None for a plan made before the register
+    recorded decision times)."""
+    times = [e.decided_at for e in system.lifecycle_history if e.decided_at is not None]
+    return max(times, default=None)
+
+
+def _is_stale(system: System, decided: RequestDecided) -> bool:
+    last = _last_decision(system)
+    return last is not None and decided.decided_at <= last
+
+
 async def plan_from_decision(uow: UnitOfWork, decided: RequestDecided) -> System | None:
-    """Record the planned system and draft contract of an approval; a non-approval changes nothing."""
-    proposed = decided.proposed_system
-    if decided.outcome not in APPROVALS or proposed is None:
+    """Follow the request's latest decision: an approval plans the system and its draft contract (unless
+    a plan is in force); a non-approval retires a plan nobody has moved on. Returns the system planned
+    or retired, or None when nothing changed."""
+    request_id = str(decided.request_id)
+    latest = await uow.systems.from_request(request_id)
+    if latest is not None and _is_stale(latest, decided):
+        log.info(
+            "decision on %s taken at %s is no newer than the one its plan %s records; nothing to do",
+            decided.reference,
+            decided.decided_at.isoformat(),
+            latest.reference,
+        )
+        return None
+    if decided.outcome == "not_approved":
+        return await _retire_plan(uow, decided, latest) if latest is not None else None
+    if decided.outcome not in APPROVALS:
+        return None
+    if decided.proposed_system is None or (latest is not None and not latest.is_retired):
+        return None
+    return await _plan(uow, decided, decided.proposed_system, planned_before=latest is not None)
+
+
+async def _retire_plan(uow: UnitOfWork, decided: RequestDecided, system: System) -> System | None:
+    """Retire the planned system and cancel its pending contract, unless someone has moved either on."""
+    if system.is_retired:
         return None
     request_id = str(decided.request_id)
-    if await uow.systems.from_request(request_id) is not None:
+    contracts = [c for c in await uow.contracts.covering(system.id) if c.source_request_id == request_id]
+    moved_on = [c for c in contracts if c.status is not ContractStatus.PENDING]
+    if system.lifecycle_stage is not LifecycleStage.PLANNED or moved_on:
+        log.warning(
+            "%s was not approved on re-decision, but its system %s (%s) is %s and its contracts %s are "
+            "not all pending any more; left as it is for a person to decide",
+            decided.reference,
+            system.name,
+            system.reference,
+            system.lifecycle_stage,
+            ", ".join(f"{c.reference} ({c.status})" for c in contracts) or "(none)",
+        )
         return None
+    actor = decided.decided_by.email
+    for found in contracts:
+        contract: Contract = await services.require(uow, "contract", found.id)
+        await services.change_contract(
+            uow,
+            contract=contract,
+            changes={"status": ContractStatus.CANCELLED},
+            expected_version=found.version,
+            actor=actor,
+        )
+    return await services.change_lifecycle(
+        uow,
+        system_id=system.id,
+        to=LifecycleStage.RETIRED,
+        on=decided.decided_at.date(),
+        note=f"{decided.reference} was not approved by the TDA on re-decision; the plan made from its "
+        "earlier approval is retired",
+        expected_version=system.version,
+        actor=actor,
+        decided_at=decided.decided_at,
+    )
+
+
+async def _free_name(uow: UnitOfWork, council: str, name: str, reference: str) -> str:
+    """The proposed name, or failing that one naming the request (and the plan's number, on a re-plan)."""
+    candidates = [name, f"{name} ({reference})"]
+    candidates += [f"{name} ({reference}, plan {n})" for n in range(2, 100)]
+    for candidate in candidates:
+        if await uow.systems.get_by_name(council, candidate) is None:
+            return candidate
+    return f"{name} ({reference}, {uuid.uuid4().hex[:8]})"
+
+
+async def _free_contract_reference(uow: UnitOfWork, reference: str) -> str:
+    number = 1
+    while await uow.contracts.get_by_reference(f"{reference}-C{number}") is not None:
+        number += 1
+    return f"{reference}-C{number}"
+
+
+async def _plan(
+    uow: UnitOfWork, decided: RequestDecided, proposed: ProposedSystem, *, planned_before: bool
+) -> System:
+    request_id = str(decided.request_id)
     actor = decided.decided_by.email
     councils = await uow.reference.councils()
     known = {c.code for c in councils}
@@ -90,9 +197,9 @@ async def plan_from_decision(uow: UnitOfWork, decided: RequestDecided) -> System
         councils[0].code if councils else "CCC"
     ]
     supplier = await _supplier(uow, proposed, actor)
-    name = proposed.name
-    if await uow.systems.get_by_name(in_scope[0], name) is not None:
-        name = f"{proposed.name} ({decided.reference})"
+    name = await _free_name(uow, in_scope[0], proposed.name, decided.reference)
+    now = uow.clock()
+    again = " again, after its earlier plan was retired" if planned_before else ""
     system = await services.new_system(
         uow,
         fields={
@@ -105,6 +212,16 @@ async def plan_from_decision(uow: UnitOfWork, decided: RequestDecided) -> System
             "supplier_id": supplier.id,
             "product_family": proposed.product_family,
             "lifecycle_stage": LifecycleStage.PLANNED,
+            "lifecycle_history": (
+                LifecycleEntry(
+                    stage=LifecycleStage.PLANNED,
+                    on=decided.decided_at.date(),
+                    at=now,
+                    by=actor,
+                    note=f"{decided.reference} approved by the TDA{again}",
+                    decided_at=decided.decided_at,
+                ),
+            ),
             "hosting": HOSTING.get(proposed.hosting),
             "holds_personal_data": proposed.holds_personal_data,
             "source_request_id": request_id,
@@ -121,7 +238,7 @@ async def plan_from_decision(uow: UnitOfWork, decided: RequestDecided) -> System
     await services.new_contract(
         uow,
         fields={
-            "reference": f"{decided.reference}-C1",
+            "reference": await _free_contract_reference(uow, decided.reference),
             "title": f"{proposed.name}: {proposed.supplier_name} (draft from {decided.reference})",
             "supplier_id": supplier.id,
             "system_ids": (system.id,),

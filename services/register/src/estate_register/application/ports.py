@@ -82,7 +82,9 @@ class SystemRepository(Repository[System]):
     async def next_reference(self) -> str: ...
 
     @abc.abstractmethod
-    async def from_request(self, request_id: str) -> System | None: ...
+    async def from_request(self, request_id: str) -> System | None:
+        """The latest system planned from that technology request (the last recorded; a request whose
+        plan was retired may be planned again), or None."""
 
 
 class ContractRepository(Repository[Contract]):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Mapping
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from estate_eventing.correlation import current_correlation_id
@@ -273,11 +273,14 @@ async def change_lifecycle(
     note: str,
     expected_version: int | None,
     actor: str,
+    decided_at: datetime | None = None,
 ) -> System:
+    """Move a system along a lifecycle edge; ``decided_at`` records the decision taken elsewhere (a TDA
+    decision) that the change carries out, when there is one."""
     system: System = await require(uow, "system", system_id)
     version = _check_version(system, expected_version)
     now = uow.clock()
-    system.change_lifecycle(to, actor=actor, at=now, on=on or now.date(), note=note)
+    system.change_lifecycle(to, actor=actor, at=now, on=on or now.date(), note=note, decided_at=decided_at)
     await uow.systems.save(system, expected_version=version)
     await commit(uow)
     return system

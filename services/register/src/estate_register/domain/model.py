@@ -118,11 +118,18 @@ class ServiceLevel:
 
 @dataclass(kw_only=True, frozen=True)
 class LifecycleEntry:
+    """One step of a system's life: the stage, the day it took effect, when and by whom it was recorded.
+
+    ``decided_at`` is set when the step carries out a decision taken elsewhere (a TDA decision on a
+    technology request), so that a late, older decision can be told from a newer one.
+    """
+
     stage: LifecycleStage
     on: date
     at: datetime
     by: str
     note: str = ""
+    decided_at: datetime | None = None
 
 
 @dataclass(kw_only=True, frozen=True)
@@ -376,7 +383,14 @@ class System(Aggregate):
             )
 
     def change_lifecycle(
-        self, to: LifecycleStage, *, actor: str, at: datetime, on: date, note: str = ""
+        self,
+        to: LifecycleStage,
+        *,
+        actor: str,
+        at: datetime,
+        on: date,
+        note: str = "",
+        decided_at: datetime | None = None,
     ) -> None:
         """Move along an allowed lifecycle edge, keeping the dated history."""
         self.check_transition(to)
@@ -385,7 +399,7 @@ class System(Aggregate):
         self.lifecycle_stage = to
         self.lifecycle_history = (
             *self.lifecycle_history,
-            LifecycleEntry(stage=to, on=on, at=at, by=actor, note=note),
+            LifecycleEntry(stage=to, on=on, at=at, by=actor, note=note, decided_at=decided_at),
         )
         self.updated_at = at
         action: Action = "retired" if to is LifecycleStage.RETIRED else "lifecycle_changed"

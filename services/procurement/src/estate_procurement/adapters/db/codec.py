@@ -1,4 +1,5 @@
-"""TechnologyRequest <-> ``technology_requests`` row (and its ``request_conditions`` rows).
+"""TechnologyRequest <-> ``technology_requests`` row (and its ``request_conditions`` and ``decision_log``
+rows).
 
 Invariant: ``request_from_row(request_row(r)) == r`` for every request ``r`` (pending facts aside, which
 are never stored). The JSON ``body`` holds every field without a column of its own, in plain form:
@@ -21,6 +22,7 @@ from enum import Enum
 from typing import Any, get_args, get_origin
 
 from estate_procurement.domain.request import TechnologyRequest
+from estate_procurement.domain.review import Decision
 from estate_procurement.domain.values import ConditionStatus, PersonRef, RequestCategory, RequestState
 
 COLUMN_FIELDS = frozenset(
@@ -204,7 +206,29 @@ def condition_rows(request: TechnologyRequest) -> list[dict[str, Any]]:
                 "met_at": _utc(done.met_at) if done else None,
                 "met_by_id": done.met_by.id if done else None,
                 "met_by_name": done.met_by.name if done else None,
+                "met_by_email": done.met_by.email if done else None,
                 "evidence": done.evidence if done else None,
             }
         )
     return rows
+
+
+def decision_log_row(request: TechnologyRequest, decision: Decision) -> dict[str, Any]:
+    """The ``decision_log`` row of one of the request's decisions, as it was published: the conditions
+    as recorded (their progress is in ``request_conditions``)."""
+    return {
+        "request_id": request.id,
+        "round": decision.round,
+        "reference": request.reference,
+        "title": request.title,
+        "service_area": request.service_area,
+        "outcome": decision.outcome.value,
+        "rationale": decision.rationale,
+        "decided_by_id": decision.decided_by.id,
+        "decided_by_name": decision.decided_by.name,
+        "decided_by_email": decision.decided_by.email,
+        "decided_at": _utc(decision.decided_at),
+        "recommended_outcome": decision.recommended_outcome.value,
+        "checklist_version": decision.checklist_version,
+        "conditions": plain(decision.conditions),
+    }

@@ -9,6 +9,9 @@ Conditions are the exception: "which conditions are overdue, across all requests
 query, so the conditions of each request's latest decision are also kept as rows of
 ``request_conditions``, rewritten by the repository in the same statement batch as the request.
 
+Decisions are also kept, as published, in the append-only ``decision_log`` (one row per decision, never
+updated: the database refuses it), so that the TDA's decision log is one indexed query too.
+
 Importing this module also declares the re-use read model's tables (``reuse_store``) on the same
 ``Base.metadata``, so that the migrations and ``create_all`` see every table of the service.
 """
@@ -48,6 +51,7 @@ __all__ = [
     "AuditEntryRecord",
     "Base",
     "ConditionRecord",
+    "DecisionLogRecord",
     "ReferenceCounterRecord",
     "RequestRecord",
 ]
@@ -120,6 +124,8 @@ class RequestRecord(Base):
         # Keyset pagination: newest change first, and newest request first (the repository's list).
         Index("ix_technology_requests_updated_id", "updated_at", "id"),
         Index("ix_technology_requests_created_id", "created_at", "id"),
+        # The waiting list: open states entered before a cutoff instant, longest waiting first.
+        Index("ix_technology_requests_state_since_id", "state_since", "id"),
     )
 
 
@@ -144,6 +150,8 @@ class ConditionRecord(Base):
     met_at: Mapped[datetime | None]
     met_by_id: Mapped[str | None] = mapped_column(String(255))
     met_by_name: Mapped[str | None] = mapped_column(String(300))
+    # Added by migration 0003 (the conditions list shows who met a condition with their e-mail).
+    met_by_email: Mapped[str | None] = mapped_column(String(320))
     evidence: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (
@@ -161,6 +169,46 @@ class ConditionRecord(Base):
         CheckConstraint("round_number >= 1", name="round_number_positive"),
         # The overdue list: open conditions by due date, across every request, from one index range.
         Index("ix_request_conditions_status_due", "status", "due_date", "condition_id"),
+        # The list of every current condition, earliest due first, paged by (due_date, condition_id).
+        Index("ix_request_conditions_due_id", "due_date", "condition_id"),
+    )
+
+
+class DecisionLogRecord(Base):
+    """The TDA's decision log: one row per published decision, written by the repository in the
+    decision's own transaction and never updated or deleted (the database refuses both: migration 0003
+    puts a trigger on the table). A reopened request's earlier decisions therefore stay as they were
+    published; the next decision is a new row with the next round number.
+
+    The decision's conditions are kept as recorded (``conditions``: JSON of id, text, owner, due date);
+    their progress lives in ``request_conditions`` while the decision is the request's latest."""
+
+    __tablename__ = "decision_log"
+
+    request_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("technology_requests.id"), primary_key=True, autoincrement=False
+    )
+    round: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    reference: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str | None] = mapped_column(String(300))
+    service_area: Mapped[str | None] = mapped_column(String(100))
+    outcome: Mapped[str] = mapped_column(String(40))
+    rationale: Mapped[str] = mapped_column(Text)
+    decided_by_id: Mapped[str] = mapped_column(String(255))
+    decided_by_name: Mapped[str] = mapped_column(String(300))
+    decided_by_email: Mapped[str] = mapped_column(String(320))
+    decided_at: Mapped[datetime]
+    recommended_outcome: Mapped[str] = mapped_column(String(40))
+    checklist_version: Mapped[str] = mapped_column(String(100))
+    conditions: Mapped[list[Any]] = mapped_column(JSON)
+
+    __table_args__ = (
+        CheckConstraint(one_of("outcome", OUTCOMES), name="outcome_known"),
+        CheckConstraint(one_of("recommended_outcome", OUTCOMES), name="recommended_outcome_known"),
+        CheckConstraint("round >= 1", name="round_positive"),
+        # The log newest first, paged by (decided_at, request_id, round): one index range read backwards.
+        Index("ix_decision_log_decided", "decided_at", "request_id", "round"),
+        {"comment": "decision_log is append-only: the TDA's decision record is immutable"},
     )
 
 

@@ -17,10 +17,17 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from estate_procurement.adapters.db.codec import condition_rows, plain, request_from_row, request_row
+from estate_procurement.adapters.db.codec import (
+    condition_rows,
+    decision_log_row,
+    plain,
+    request_from_row,
+    request_row,
+)
 from estate_procurement.adapters.db.records import (
     AuditEntryRecord,
     ConditionRecord,
+    DecisionLogRecord,
     ReferenceCounterRecord,
     RequestRecord,
 )
@@ -29,6 +36,7 @@ from estate_procurement.application import ports
 from estate_procurement.application.checklists import ChecklistCatalogue
 from estate_procurement.domain.errors import Conflict, StaleVersion
 from estate_procurement.domain.request import Happened, TechnologyRequest
+from estate_procurement.domain.review import Decision
 from estate_procurement.domain.values import RequestState
 from estate_runtime.db import JoinedSessionUnitOfWork, SessionUnitOfWork, SqlOutbox
 from estate_runtime.workdays import WorkingCalendar
@@ -37,6 +45,7 @@ REQUESTS: Table = RequestRecord.__table__  # type: ignore[assignment]
 CONDITIONS: Table = ConditionRecord.__table__  # type: ignore[assignment]
 REFERENCES: Table = ReferenceCounterRecord.__table__  # type: ignore[assignment]
 AUDIT: Table = AuditEntryRecord.__table__  # type: ignore[assignment]
+DECISION_LOG: Table = DecisionLogRecord.__table__  # type: ignore[assignment]
 
 
 def _upsert(session: AsyncSession) -> Any:
@@ -54,7 +63,8 @@ def _rowcount(result: Any) -> int:
 
 
 class SqlRequestRepository(ports.RequestRepository):
-    """Technology requests in ``technology_requests`` (+ ``request_conditions``); the caller commits.
+    """Technology requests in ``technology_requests`` (+ ``request_conditions``, and each new decision
+    appended to ``decision_log``); the caller commits.
 
     ``_save`` is ``UPDATE … WHERE id = :id AND version = :expected``: on PostgreSQL a concurrent writer's
     committed change makes the WHERE miss (READ COMMITTED re-checks it on the newest row), on SQLite the
@@ -104,6 +114,7 @@ class SqlRequestRepository(ports.RequestRepository):
         except IntegrityError as exc:
             raise Conflict(f"request {request.reference} is already recorded: {exc.orig}") from exc
         await self._write_conditions(request, new=True)
+        await self._append_decisions(request, request.decisions)
 
     async def _save(self, request: TechnologyRequest, *, expected_version: int) -> None:
         values = request_row(request)
@@ -117,6 +128,20 @@ class SqlRequestRepository(ports.RequestRepository):
         if _rowcount(result) != 1:
             raise StaleVersion(f"{request.reference} was changed by someone else meanwhile")
         await self._write_conditions(request, new=False)
+        # A decision taken since the request was loaded is one of its pending "decided" facts (the
+        # facts are only cleared when the unit of work audits them, just before it commits).
+        new_rounds = {fact.detail["decision"]["round"] for fact in request.events if fact.action == "decided"}
+        await self._append_decisions(request, [d for d in request.decisions if d.round in new_rounds])
+
+    async def _append_decisions(self, request: TechnologyRequest, decisions: Collection[Decision]) -> None:
+        """Append these decisions to ``decision_log``. Never an UPDATE (the database refuses one): a
+        row already there (the same request saved twice in one unit of work) is left as it is."""
+        if not decisions:
+            return
+        stmt = _upsert(self.session)(DECISION_LOG).on_conflict_do_nothing(
+            index_elements=[DECISION_LOG.c.request_id, DECISION_LOG.c.round]
+        )
+        await self.session.execute(stmt, [decision_log_row(request, d) for d in decisions])
 
     async def _write_conditions(self, request: TechnologyRequest, *, new: bool) -> None:
         """Make ``request_conditions`` hold exactly the conditions of the latest decision."""

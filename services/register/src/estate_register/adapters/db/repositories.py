@@ -95,8 +95,8 @@ class SqlRepository(ports.Repository[A], Generic[A]):
     def row(self, record: A) -> dict[str, Any]:
         return self.codec.to_row(record)
 
-    async def _one(self, *where: Any) -> A | None:
-        result = await self.session.execute(select(self.table).where(*where))
+    async def _one(self, *where: Any, order_by: tuple[Any, ...] = ()) -> A | None:
+        result = await self.session.execute(select(self.table).where(*where).order_by(*order_by).limit(1))
         row = result.mappings().first()
         if row is None:
             return None
@@ -167,7 +167,10 @@ class SqlSystems(SqlRepository[System], ports.SystemRepository):
         return await self._one(SYSTEMS.c.reference == reference)
 
     async def from_request(self, request_id: str) -> System | None:
-        return await self._one(SYSTEMS.c.source_request_id == request_id)
+        return await self._one(
+            SYSTEMS.c.source_request_id == request_id,
+            order_by=(SYSTEMS.c.created_at.desc(), SYSTEMS.c.reference.desc()),
+        )
 
     async def next_reference(self) -> str:
         """SYS-00001, SYS-00002, ...: the next number after the highest SYS- reference in use."""

@@ -1,4 +1,5 @@
-"""The register's consumers: procurement decisions become planned systems with draft contracts.
+"""The register's consumers: procurement decisions become planned systems with draft contracts (and a
+non-approval on re-decision retires the plan; see :mod:`estate_register.application.decisions`).
 
 Translation happens here, at the edge: the subscriber hands the typed payload to the application handler
 inside the inbox transaction that the eventing runtime opens, so a decision delivered twice plans one
