@@ -101,6 +101,8 @@ def request_fields(n: int) -> dict[str, Any]:
         "data_extraction_clauses": True,
         "api_clauses": True,
         "clause_charging": "free",
+        "system_owner": {"id": "bench-owner", "name": "Bench Owner", "email": "owner@bench.local"},
+        "budget_holder": {"id": "bench-budget", "name": "Bench Budget", "email": "budget@bench.local"},
     }
 
 

@@ -175,6 +175,23 @@ class ProposedSystem(ContractModel):
     linked_contract_id: uuid.UUID | None = Field(
         default=None, description="Existing register contract this system renews or replaces, if any."
     )
+    system_owner: Person | None = Field(
+        default=None,
+        description="Who will own the system once in use (REQUIREMENTS R22); the register matches them to "
+        "its people by e-mail.",
+    )
+    contract_owner: Person | None = Field(
+        default=None,
+        description="Who will own and manage the contract (R22); matched to the register's people by e-mail.",
+    )
+    budget_holder: Person | None = Field(
+        default=None,
+        description="Whose budget pays for the system and who is told of renewals (R22); matched by e-mail.",
+    )
+    signatory: Person | None = Field(
+        default=None,
+        description="Who will sign the contract for the council (R22); matched by e-mail.",
+    )
 
 
 @event

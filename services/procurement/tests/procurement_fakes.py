@@ -451,6 +451,14 @@ def complete_fields(**overrides: Any) -> dict[str, Any]:
         "clause_charging": "free",
         "expected_start_date": date(2026, 6, 1),
         "term_months": 36,
+        "system_owner": {"id": "oid-owner", "name": "Priya Shah", "email": "priya.shah@cambridge.gov.uk"},
+        "contract_owner": {
+            "id": "oid-contracts",
+            "name": "Dan Okafor",
+            "email": "dan.okafor@cambridge.gov.uk",
+        },
+        "budget_holder": {"id": "oid-budget", "name": "Helen Marsh", "email": "helen.marsh@cambridge.gov.uk"},
+        "signatory": {"id": "oid-sign", "name": "Jo Reeves", "email": "jo.reeves@cambridge.gov.uk"},
     }
     fields.update(overrides)
     return fields

@@ -60,8 +60,19 @@ CHAIR = Actor(
 )
 
 
+def _staff(name: str) -> dict[str, str]:
+    """A member of staff named in an owner role (R22), as the register's demo people know them."""
+    key = name.lower().replace(" ", ".")
+    return {"id": f"demo-{key.replace('.', '-')}", "name": name, "email": f"{key}@cambridge.gov.uk"}
+
+
 def _base(**fields: Any) -> dict[str, Any]:
     common: dict[str, Any] = {
+        # R22: the owner roles; the register links them to its people by e-mail
+        "system_owner": _staff("Sam Whitfield"),
+        "contract_owner": _staff("Priya Shah"),
+        "budget_holder": _staff("Tom Ellis"),
+        "signatory": _staff("Alex Morgan"),
         "councils_in_scope": ["CCC"],
         "category": "it",
         "hosting": "saas",

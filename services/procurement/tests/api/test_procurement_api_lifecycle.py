@@ -5,7 +5,20 @@ approval, and a condition met; plus reading, listing and the decision log."""
 from __future__ import annotations
 
 import pytest
-from procurement_api_support import ADA, ALEX, AUD, BEA, CHRIS, OMAR, OWEN, TARA, Procurement, complete
+from procurement_api_support import (
+    ADA,
+    ALEX,
+    AUD,
+    BEA,
+    CHRIS,
+    OMAR,
+    OWEN,
+    TARA,
+    Procurement,
+    complete,
+    problem,
+    succeeded,
+)
 
 
 @pytest.mark.parametrize("db_url", ["sqlite", "postgresql"], indirect=True)
@@ -273,3 +286,31 @@ async def test_me_says_who_the_token_names_and_what_they_may_do(service: Procure
     assert me["email"] == CHRIS.email
     assert me["roles"] == ["tda_chair"]
     assert set(me["can"]) == {"raise_requests", "review", "decide", "read_all_requests", "read_audit"}
+
+
+async def test_the_owner_roles_round_trip_and_the_system_owner_and_budget_holder_are_needed_to_submit(
+    service: Procurement,
+) -> None:
+    # R22: a request without owners is saved, but submission names the two roles it still needs.
+    draft = await service.draft(
+        **complete(system_owner=None, contract_owner=None, budget_holder=None, signatory=None)
+    )
+    assert [m["field"] for m in draft["missing"]] == ["system_owner", "budget_holder"]
+    refused = await service.call("POST", f"/requests/{draft['id']}/submit", ALEX)
+    body = problem(refused, 422, field="system_owner")
+    assert {e["pointer"] for e in body["errors"]} == {"/body/system_owner", "/body/budget_holder"}
+
+    # A role without an e-mail address is refused by name.
+    bad = await service.edit(draft["id"], ALEX, {"signatory": {"id": "oid-s", "name": "Jo Reeves"}})
+    problem(bad, 422, field="email")
+
+    owners = {
+        role: complete()[role] for role in ("system_owner", "contract_owner", "budget_holder", "signatory")
+    }
+    edited = succeeded(await service.edit(draft["id"], ALEX, owners))
+    assert {role: edited[role] for role in owners} == owners
+    assert edited["missing"] == []
+    read = await service.ok("GET", f"/requests/{draft['id']}", ALEX)
+    assert {role: read[role] for role in owners} == owners
+    submitted = await service.ok("POST", f"/requests/{draft['id']}/submit", ALEX)
+    assert submitted["state"] == "submitted"

@@ -379,3 +379,103 @@ async def test_reuse_query_describes_what_the_request_needs(store):
         "housing-repairs",
     )
     assert query.exclude_request_id == request_id
+
+
+# --- R22: the owner roles ---------------------------------------------------------------------------
+
+
+async def test_the_owner_roles_are_kept_on_a_draft_as_people(store):
+    owner = {"id": "oid-owner", "name": "Priya Shah", "email": "priya.shah@cambridge.gov.uk"}
+    async with uow(store) as u:
+        draft = await services.create_draft(u, actor=ALEX, fields={"system_owner": owner})
+    async with uow(store) as u:
+        changed = await services.update_draft(
+            u,
+            request_id=draft.id,
+            actor=ALEX,
+            changes={
+                "signatory": {"id": "oid-sign", "name": "Jo Reeves", "email": "jo.reeves@cambridge.gov.uk"}
+            },
+            expected_version=1,
+        )
+
+    stored = store.requests[draft.id]
+    assert stored.system_owner is not None
+    assert (stored.system_owner.name, stored.system_owner.email) == (
+        "Priya Shah",
+        "priya.shah@cambridge.gov.uk",
+    )
+    assert stored.signatory is not None and stored.signatory.id == "oid-sign"
+    assert stored.contract_owner is None and stored.budget_holder is None
+    assert changed.signatory == stored.signatory
+
+
+@pytest.mark.parametrize(
+    ("person", "words"),
+    [
+        ({"id": "oid-x", "name": "Priya Shah"}, "needs email"),
+        ({"id": "oid-x", "email": "priya.shah@cambridge.gov.uk"}, "needs name"),
+        ({"id": "oid-x", "name": "Priya Shah", "email": "not-an-address"}, "not an e-mail address"),
+        ({"id": "oid-x", "name": " ", "email": "priya.shah@cambridge.gov.uk"}, "needs a name"),
+        ("Priya Shah", "must name a person"),
+    ],
+)
+@pytest.mark.parametrize("role", ["system_owner", "contract_owner", "budget_holder", "signatory"])
+async def test_an_owner_role_needs_a_name_and_an_e_mail_address(store, role, person, words):
+    async with uow(store) as u:
+        with pytest.raises(InvalidValue) as refused:
+            await services.create_draft(u, actor=ALEX, fields={role: person})
+
+    assert refused.value.field == role
+    assert words in refused.value.detail
+
+
+async def test_submission_needs_a_system_owner_and_a_budget_holder_but_not_the_other_roles(store):
+    fields = complete_fields(system_owner=None, budget_holder=None, contract_owner=None, signatory=None)
+    request_id = await a_request(store, fields=fields)
+
+    async with uow(store) as u:
+        with pytest.raises(IncompleteRequest) as refused:
+            await services.submit(u, request_id=request_id, actor=ALEX)
+
+    missing = dict(refused.value.missing)
+    assert list(missing) == ["system_owner", "budget_holder"]
+    assert "name the system owner" in missing["system_owner"]
+    assert "name the budget holder" in missing["budget_holder"]
+
+    async with uow(store) as u:
+        await services.update_draft(
+            u,
+            request_id=request_id,
+            actor=ALEX,
+            changes={
+                "system_owner": complete_fields()["system_owner"],
+                "budget_holder": complete_fields()["budget_holder"],
+            },
+            expected_version=1,
+        )
+    async with uow(store) as u:
+        submitted = await services.submit(u, request_id=request_id, actor=ALEX)
+    assert submitted.state is RequestState.SUBMITTED
+    assert submitted.contract_owner is None and submitted.signatory is None
+
+
+async def test_an_owner_role_can_be_changed_when_resubmitting(store):
+    request_id = await a_request(store, "information_requested")
+    new_holder = {"id": "oid-nb", "name": "Nina Cole", "email": "nina.cole@cambridge.gov.uk"}
+
+    async with uow(store) as u:
+        answered = await services.resubmit(
+            u,
+            request_id=request_id,
+            actor=ALEX,
+            answers="The budget moved to the housing revenue account",
+            changes={"budget_holder": new_holder, "signatory": None},
+        )
+
+    assert answered.budget_holder is not None
+    assert (answered.budget_holder.id, answered.budget_holder.email) == (
+        "oid-nb",
+        "nina.cole@cambridge.gov.uk",
+    )
+    assert answered.signatory is None

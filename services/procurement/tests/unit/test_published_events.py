@@ -178,7 +178,41 @@ async def test_an_approval_publishes_the_proposed_system_built_from_the_request(
         "expected_start_date": "2026-06-01",
         "term_months": 36,
         "linked_contract_id": "6f1c1b52-8f1e-4a4e-9a55-0e0f5a0c1d2e",
+        "system_owner": {"id": "oid-owner", "name": "Priya Shah", "email": "priya.shah@cambridge.gov.uk"},
+        "contract_owner": {
+            "id": "oid-contracts",
+            "name": "Dan Okafor",
+            "email": "dan.okafor@cambridge.gov.uk",
+        },
+        "budget_holder": {"id": "oid-budget", "name": "Helen Marsh", "email": "helen.marsh@cambridge.gov.uk"},
+        "signatory": {"id": "oid-sign", "name": "Jo Reeves", "email": "jo.reeves@cambridge.gov.uk"},
     }
+
+
+async def test_the_published_owner_roles_follow_the_chairs_corrections_and_may_be_left_out(store):
+    request_id = await a_request(store, "under_review", fields=complete_fields(signatory=None))
+    async with uow(store) as u:
+        for item_id in ("R1.1", "DE1.2", "DPIA1"):
+            await services.rate_item(u, request_id=request_id, actor=TARA, item_id=item_id, rating="met")
+    new_owner = {"id": "oid-new", "name": "Nina Cole", "email": "nina.cole@cambridge.gov.uk"}
+    async with uow(store) as u:
+        await services.decide(
+            u,
+            request_id=request_id,
+            actor=CHAIR,
+            outcome="approved",
+            rationale="Meets every rule.",
+            proposed_system={"system_owner": new_owner},
+        )
+
+    [decided] = payloads(store, ev.RequestDecided)
+    system = decided.proposed_system
+    assert system is not None
+    assert system.system_owner is not None
+    assert system.system_owner.model_dump() == new_owner
+    assert system.budget_holder is not None
+    assert system.budget_holder.email == "helen.marsh@cambridge.gov.uk"
+    assert system.signatory is None
 
 
 async def test_a_conditional_approval_publishes_its_conditions_and_each_met_condition(store):

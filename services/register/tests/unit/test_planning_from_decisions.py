@@ -16,7 +16,7 @@ from estate_contracts.procurement_events import ProposedSystem, RequestDecided
 from estate_eventing.correlation import correlation_scope
 from estate_register.application import services
 from estate_register.application.decisions import plan_from_decision
-from estate_register.domain.model import Council, ServiceArea, Supplier
+from estate_register.domain.model import Council, Person, ServiceArea, Supplier
 from estate_register.domain.values import ContractStatus, Hosting, LifecycleStage, ProcurementRoute
 
 HOUSING = ServiceArea(id=uuid.uuid4(), name="Housing Advice", council_code="CCC")
@@ -376,3 +376,68 @@ async def test_a_plan_someone_retired_by_hand_is_planned_again_only_on_a_newer_a
     assert len(store.systems) == 1
     again = await plan_from_decision(FakeUnitOfWork(store), redecided("approved", APPROVED_AGAIN_AT))
     assert again is not None and store.systems[again.id].lifecycle_stage is LifecycleStage.PLANNED
+
+
+# --- R22: the owner roles named on the request ------------------------------------------------------
+
+
+def known_person(store: FakeStore, name: str, email: str) -> uuid.UUID:
+    person = Person(id=uuid.uuid4(), name=name, email=email, created_at=NOW, updated_at=NOW)
+    store.people[person.id] = person
+    return person.id
+
+
+async def test_the_owner_roles_are_matched_to_the_registers_people_by_e_mail(store):
+    owner = known_person(store, "Priya Shah", "priya.shah@cambridge.gov.uk")
+    manager = known_person(store, "Dan Okafor", "dan.okafor@cambridge.gov.uk")
+    holder = known_person(store, "Helen Marsh", "helen.marsh@cambridge.gov.uk")
+    signatory = known_person(store, "Jo Reeves", "jo.reeves@cambridge.gov.uk")
+    decision = decided(
+        system_owner=EventPerson(id="oid-1", name="Priya Shah", email="Priya.Shah@Cambridge.gov.uk"),
+        contract_owner=EventPerson(id="oid-2", name="Dan Okafor", email="dan.okafor@cambridge.gov.uk"),
+        budget_holder=EventPerson(id="oid-3", name="Helen Marsh", email="HELEN.MARSH@cambridge.gov.uk"),
+        signatory=EventPerson(id="oid-4", name="Jo Reeves", email="jo.reeves@cambridge.gov.uk"),
+    )
+
+    system = await plan_from_decision(FakeUnitOfWork(store), decision)
+
+    assert system is not None
+    assert store.systems[system.id].system_owner_id == owner
+    (contract,) = store.contracts.values()
+    assert (contract.owner_id, contract.budget_holder_id, contract.signatory_id) == (
+        manager,
+        holder,
+        signatory,
+    )
+
+
+async def test_an_owner_the_register_does_not_know_is_left_unset_with_a_warning(store, caplog):
+    holder = known_person(store, "Helen Marsh", "helen.marsh@cambridge.gov.uk")
+    people_before = set(store.people)
+    decision = decided(
+        system_owner=EventPerson(id="oid-1", name="Nina Cole", email="nina.cole@cambridge.gov.uk"),
+        budget_holder=EventPerson(id="oid-3", name="Helen Marsh", email="helen.marsh@cambridge.gov.uk"),
+    )
+
+    with caplog.at_level(logging.WARNING, logger="estate_register.application.decisions"):
+        system = await plan_from_decision(FakeUnitOfWork(store), decision)
+
+    assert system is not None
+    assert store.systems[system.id].system_owner_id is None
+    (contract,) = store.contracts.values()
+    assert (contract.owner_id, contract.budget_holder_id, contract.signatory_id) == (None, holder, None)
+    assert set(store.people) == people_before  # nobody is created from an event
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    assert "system_owner" in warnings[0] and "nina.cole@cambridge.gov.uk" in warnings[0]
+
+
+async def test_a_decision_naming_no_owners_plans_without_them_and_without_warnings(store, caplog):
+    with caplog.at_level(logging.WARNING, logger="estate_register.application.decisions"):
+        system = await plan_from_decision(FakeUnitOfWork(store), decided())
+
+    assert system is not None
+    assert store.systems[system.id].system_owner_id is None
+    (contract,) = store.contracts.values()
+    assert (contract.owner_id, contract.budget_holder_id, contract.signatory_id) == (None, None, None)
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]

@@ -181,6 +181,21 @@ class RequestFields(Input):
     term_months: Annotated[int, Field(ge=1, le=600)] | None = Field(
         default=None, description="Contract term in months"
     )
+    system_owner: PersonIn | None = Field(
+        default=None,
+        description="Who will own the system once in use (R22); needed to submit. The register links it by "
+        "e-mail to the system's owner",
+    )
+    contract_owner: PersonIn | None = Field(
+        default=None, description="Who will own and manage the contract (R22); optional"
+    )
+    budget_holder: PersonIn | None = Field(
+        default=None,
+        description="Whose budget pays for it (R22); needed to submit. The register tells them of renewals",
+    )
+    signatory: PersonIn | None = Field(
+        default=None, description="Who will sign the contract for the council (R22); optional"
+    )
 
 
 def content_of(body: BaseModel, *, only_sent: bool) -> dict[str, Any]:
@@ -237,6 +252,10 @@ class ProposedSystemIn(Input):
     expected_start_date: date | None = None
     term_months: Annotated[int, Field(ge=1, le=600)] | None = None
     linked_contract_id: uuid.UUID | None = None
+    system_owner: PersonIn | None = Field(default=None, description="The system owner (R22)")
+    contract_owner: PersonIn | None = Field(default=None, description="The contract owner (R22)")
+    budget_holder: PersonIn | None = Field(default=None, description="The budget holder (R22)")
+    signatory: PersonIn | None = Field(default=None, description="The contract signatory (R22)")
 
 
 class DecisionIn(Input):
@@ -384,6 +403,10 @@ class ProposedSystemOut(Output):
     expected_start_date: date | None
     term_months: int | None
     linked_contract_id: uuid.UUID | None
+    system_owner: PersonOut | None = Field(default=None, description="The system owner (R22)")
+    contract_owner: PersonOut | None = Field(default=None, description="The contract owner (R22)")
+    budget_holder: PersonOut | None = Field(default=None, description="The budget holder (R22)")
+    signatory: PersonOut | None = Field(default=None, description="The contract signatory (R22)")
 
 
 class DecisionOut(Output):
@@ -437,6 +460,18 @@ class RequestOut(RequestFields):
     user_stories: list[UserStoryOut] | None = None  # type: ignore[assignment]
     options_considered: list[OptionOut] | None = None  # type: ignore[assignment]
     risks: list[RiskOut] | None = None  # type: ignore[assignment]
+    system_owner: PersonOut | None = Field(  # type: ignore[assignment]
+        default=None, description="Who will own the system once in use (R22)"
+    )
+    contract_owner: PersonOut | None = Field(  # type: ignore[assignment]
+        default=None, description="Who will own and manage the contract (R22)"
+    )
+    budget_holder: PersonOut | None = Field(  # type: ignore[assignment]
+        default=None, description="Whose budget pays for it (R22)"
+    )
+    signatory: PersonOut | None = Field(  # type: ignore[assignment]
+        default=None, description="Who will sign the contract for the council (R22)"
+    )
 
 
 class RequestSummaryOut(Output):

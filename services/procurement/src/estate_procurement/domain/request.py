@@ -220,6 +220,17 @@ def _term_months(value: Any, name: str) -> int | None:
     return value
 
 
+def _owner(value: Any, name: str) -> PersonRef | None:
+    """An owner role (R22): absent, or a person with an id, a name and an e-mail address."""
+    if value is None:
+        return None
+    return person(value, name)
+
+
+OWNER_ROLES: tuple[str, ...] = ("system_owner", "contract_owner", "budget_holder", "signatory")
+"""R22: who will own the system, own the contract, hold the budget and sign the contract."""
+
+
 def _enum(kind: type[Any]) -> Callable[[Any, str], Any]:
     return lambda value, name: optional_enum(kind, value, name)
 
@@ -278,6 +289,11 @@ CONTENT: dict[str, Callable[[Any, str], Any]] = {
     "clause_charging": _enum(ChargingOption),
     "expected_start_date": a_date,
     "term_months": _term_months,
+    # R22: the owner roles to be assigned
+    "system_owner": _owner,
+    "contract_owner": _owner,
+    "budget_holder": _owner,
+    "signatory": _owner,
 }
 """Every field a requester may fill in, with its shape check; anything else is refused by name."""
 
@@ -379,6 +395,10 @@ class TechnologyRequest:
     clause_charging: ChargingOption | None = None
     expected_start_date: date | None = None
     term_months: int | None = None
+    system_owner: PersonRef | None = None
+    contract_owner: PersonRef | None = None
+    budget_holder: PersonRef | None = None
+    signatory: PersonRef | None = None
 
     history: list[StateEntry] = field(default_factory=list)
     rounds: list[ReviewRound] = field(default_factory=list)
@@ -555,6 +575,18 @@ class TechnologyRequest:
         if (self.data_extraction_clauses or self.api_clauses) and self.clause_charging is None:
             need(
                 "clause_charging", "say whether the data and API features are free or their charges itemised"
+            )
+        if self.system_owner is None:
+            need(
+                "system_owner",
+                "name the system owner (id, name and e-mail): the person accountable for the system "
+                "once it is in use",
+            )
+        if self.budget_holder is None:
+            need(
+                "budget_holder",
+                "name the budget holder (id, name and e-mail): the person whose budget pays for it "
+                "and who is told when the contract is due for renewal",
             )
         return out
 
@@ -950,6 +982,10 @@ class TechnologyRequest:
             "expected_start_date": self.expected_start_date,
             "term_months": self.term_months,
             "linked_contract_id": self.renews_or_replaces_contract_id,
+            "system_owner": self.system_owner,
+            "contract_owner": self.contract_owner,
+            "budget_holder": self.budget_holder,
+            "signatory": self.signatory,
         }
         checks: dict[str, Callable[[Any, str], Any]] = {
             "name": _short,
@@ -967,6 +1003,10 @@ class TechnologyRequest:
             "expected_start_date": a_date,
             "term_months": _term_months,
             "linked_contract_id": a_uuid,
+            "system_owner": _owner,
+            "contract_owner": _owner,
+            "budget_holder": _owner,
+            "signatory": _owner,
         }
         unknown = sorted(set(overrides) - set(checks))
         if unknown:

@@ -353,6 +353,10 @@ class ProposedSystemPlan:
     expected_start_date: date | None
     term_months: int | None
     linked_contract_id: uuid.UUID | None
+    system_owner: PersonRef | None = None
+    contract_owner: PersonRef | None = None
+    budget_holder: PersonRef | None = None
+    signatory: PersonRef | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

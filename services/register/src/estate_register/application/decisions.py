@@ -17,6 +17,10 @@ can be decided several times; the register follows the latest decision:
 - A retired plan does not block a new one: an approval after the plan was retired (approved, reopened,
   not approved, reopened, approved) plans again, as a new system with its own contract
   (``<reference>-C2``, ...), the retired one staying on record.
+- The owner roles the request names (REQUIREMENTS R22) are matched to the register's people by e-mail
+  (case-insensitive): the system owner becomes the system's owner; the contract owner, budget holder
+  and signatory the pending contract's. Someone the register does not know is left unset and a
+  warning names the role and e-mail: people are recorded in the register, never created from events.
 - The lifecycle entry each decision writes records the decision's ``decided_at``. A decision no newer
   than the latest one the request's plan records is stale (a redelivery, a replay, or an older
   decision arriving after a newer one) and changes nothing, so a late decision never undoes a newer
@@ -31,6 +35,7 @@ import uuid
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
+from estate_contracts.common import Person as EventPerson
 from estate_contracts.procurement_events import ProposedSystem, RequestDecided
 from estate_register.application import services
 from estate_register.application.ports import UnitOfWork
@@ -91,6 +96,26 @@ async def _service_area_ids(uow: UnitOfWork, names: list[str]) -> tuple[uuid.UUI
         elif area not in found:
             found.append(area)
     return tuple(found)
+
+
+async def _person_id(
+    uow: UnitOfWork, role: str, named: EventPerson | None, reference: str
+) -> uuid.UUID | None:
+    """The register's person with the e-mail the request gives for ``role`` (R22), or None (with a warning
+    when someone was named whom the register does not know)."""
+    if named is None:
+        return None
+    found = await uow.people.get_by_email(named.email)
+    if found is None:
+        log.warning(
+            "%s of %s is %s, who is not among the register's people; the %s is left unset",
+            role,
+            reference,
+            named.email,
+            role.replace("_", " "),
+        )
+        return None
+    return found.id
 
 
 def _last_decision(system: System) -> datetime | None:
@@ -198,6 +223,10 @@ async def _plan(
     ]
     supplier = await _supplier(uow, proposed, actor)
     name = await _free_name(uow, in_scope[0], proposed.name, decided.reference)
+    owners = {
+        role: await _person_id(uow, role, getattr(proposed, role), decided.reference)
+        for role in ("system_owner", "contract_owner", "budget_holder", "signatory")
+    }
     now = uow.clock()
     again = " again, after its earlier plan was retired" if planned_before else ""
     system = await services.new_system(
@@ -225,6 +254,7 @@ async def _plan(
             "hosting": HOSTING.get(proposed.hosting),
             "holds_personal_data": proposed.holds_personal_data,
             "source_request_id": request_id,
+            "system_owner_id": owners["system_owner"],
         },
         actor=actor,
     )
@@ -254,6 +284,9 @@ async def _plan(
             "councils": tuple(in_scope),
             "status": ContractStatus.PENDING,
             "source_request_id": request_id,
+            "owner_id": owners["contract_owner"],
+            "budget_holder_id": owners["budget_holder"],
+            "signatory_id": owners["signatory"],
         },
         actor=actor,
     )
