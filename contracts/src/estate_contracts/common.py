@@ -82,7 +82,9 @@ class ContractModel(BaseModel):
 
 class Person(ContractModel):
     """A member of staff acting in, or named by, an event; the id is the stable key, name and e-mail are
-    what they were when the event happened (consumers may show them, but must match people on ``id``)."""
+    what they were when the event happened. A consumer that knows people by identity-provider subject
+    matches on ``id``; one that does not (the register's people records hold work e-mail addresses, not
+    subjects) matches on ``email``, case-insensitively, and never creates a person from an event."""
 
     id: PersonId = Field(description="Identity-provider subject of the person.")
     name: ShortText = Field(description="Display name at the time of the event.")
