@@ -45,27 +45,12 @@ from estate_procurement.api.views import (
 )
 from estate_procurement.application import services
 from estate_procurement.application.ports import UnitOfWork
-from estate_procurement.domain.errors import InvalidTransition, NotFound
 from estate_procurement.domain.request import TechnologyRequest
 from estate_procurement.domain.review import ReviewRound
 
 router = APIRouter(prefix="/api/v1", route_class=AuthenticatedRoute)
 
 RoundNumber = Annotated[int | None, Query(ge=1, description="A review round (the current one when left out)")]
-
-
-def _round(request: TechnologyRequest, number: int | None) -> ReviewRound:
-    if not request.rounds:
-        raise InvalidTransition(
-            f"{request.reference} is {request.state.value} and has not been reviewed yet: "
-            "it has no ratings or scores"
-        )
-    if number is None:
-        return request.rounds[-1]
-    for review in request.rounds:
-        if review.number == number:
-            return review
-    raise NotFound(f"{request.reference} has no review round {number} (it has {len(request.rounds)})")
 
 
 @dataclass(frozen=True)
@@ -83,7 +68,7 @@ async def get_reviewed(
     """The round ``round`` (the current one when left out) of the request, when the caller reads reviews."""
     ensure_reads_reviews(reader)
     request = await find_request(uow, request_key)
-    return Reviewed(uow=uow, request=request, round=_round(request, round))
+    return Reviewed(uow=uow, request=request, round=request.review_round(round))
 
 
 ReviewedDep = Annotated[Reviewed, Depends(get_reviewed)]

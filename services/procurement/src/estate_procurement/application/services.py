@@ -27,7 +27,7 @@ from estate_procurement.application.ageing import DEFAULT_THRESHOLD_WORKING_DAYS
 from estate_procurement.application.events import publish_recorded_facts
 from estate_procurement.application.ports import UnitOfWork
 from estate_procurement.domain.checklist import Checklist
-from estate_procurement.domain.errors import InvalidTransition, NotAllowed, NotFound, StaleVersion
+from estate_procurement.domain.errors import NotAllowed, NotFound, StaleVersion
 from estate_procurement.domain.request import TechnologyRequest
 from estate_procurement.domain.review import (
     ConditionInput,
@@ -36,7 +36,6 @@ from estate_procurement.domain.review import (
     Decision,
     ItemRating,
     Recommendation,
-    ReviewRound,
     Scores,
     recommend,
     score,
@@ -362,7 +361,7 @@ async def checklist_for(uow: UnitOfWork, *, request_id: uuid.UUID) -> Checklist:
 async def scores(uow: UnitOfWork, *, request_id: uuid.UUID, round_number: int | None = None) -> Scores:
     """The scores of a review round (the current one by default)."""
     request = await _load(uow, request_id)
-    review = _round(request, round_number)
+    review = request.review_round(round_number)
     return score(uow.checklists.get(review.checklist_version), review.ratings)
 
 
@@ -371,19 +370,8 @@ async def recommendation(
 ) -> Recommendation:
     """What the ratings of a round (the current one by default) recommend, with reasons."""
     request = await _load(uow, request_id)
-    review = _round(request, round_number)
+    review = request.review_round(round_number)
     return recommend(uow.checklists.get(review.checklist_version), review.ratings)
-
-
-def _round(request: TechnologyRequest, number: int | None) -> ReviewRound:
-    if not request.rounds:
-        raise InvalidTransition(f"{request.reference} has not been reviewed yet: it has no scores")
-    if number is None:
-        return request.rounds[-1]
-    for review in request.rounds:
-        if review.number == number:
-            return review
-    raise NotFound(f"{request.reference} has no review round {number}")
 
 
 async def request_ageing(

@@ -25,7 +25,7 @@ from decimal import Decimal
 from typing import Any, ClassVar, Literal
 
 from estate_procurement.domain.checklist import Checklist
-from estate_procurement.domain.errors import IncompleteRequest, InvalidTransition, InvalidValue
+from estate_procurement.domain.errors import IncompleteRequest, InvalidTransition, InvalidValue, NotFound
 from estate_procurement.domain.review import (
     Condition,
     ConditionInput,
@@ -1048,6 +1048,20 @@ class TechnologyRequest:
         parts = [p for p in (self.problem_statement, self.user_need and f"User need: {self.user_need}") if p]
         summary = "\n\n".join(parts) or self.title or self.reference
         return summary[:LONG_TEXT]
+
+    def review_round(self, number: int | None = None) -> ReviewRound:
+        """Review round ``number`` (the latest when None); InvalidTransition before any review, NotFound
+        for a round the request never had."""
+        if not self.rounds:
+            raise InvalidTransition(
+                f"{self.reference} is {self.state.value} and has not been reviewed yet: it has no ratings or scores"
+            )
+        if number is None:
+            return self.rounds[-1]
+        for review in self.rounds:
+            if review.number == number:
+                return review
+        raise NotFound(f"{self.reference} has no review round {number} (it has {len(self.rounds)})")
 
     @property
     def current_round(self) -> ReviewRound | None:
