@@ -10,12 +10,12 @@ MAKEFLAGS += --no-print-directory
 # uv if it is on PATH, else as a module (make up / make test install it with pip on a fresh machine).
 UV ?= $(if $(shell command -v uv 2>/dev/null),uv,python3 -m uv)
 # Packages mypy checks (strict; configured in pyproject.toml [tool.mypy]). Add each new service's src.
-SRC_DIRS ?= contracts/src libs/eventing/src libs/runtime/src libs/devstack/src services/register/src services/procurement/src
+SRC_DIRS ?= contracts/src libs/eventing/src libs/runtime/src libs/devstack/src services/register/src services/procurement/src services/notifications/src
 PYTEST_ARGS ?=
 SERVICE ?= register
 IMAGE_TAG ?= local
 # Services whose AsyncAPI documents are written, each by its own `estate-<service> asyncapi`.
-ASYNCAPI_SERVICES ?= register procurement
+ASYNCAPI_SERVICES ?= register procurement notifications
 
 .PHONY: help ensure-uv install up test test-only lint lint-shell fmt bench schemas asyncapi image \
         compose-config clean
@@ -70,6 +70,8 @@ image: ## Build the container image of SERVICE (needs a Docker engine)
 
 compose-config: ## Validate docker-compose.yml (docker compose config where the plugin exists, else offline)
 	@if docker compose version >/dev/null 2>&1; then \
+	  ESTATE_NOTIFICATIONS_LINK_SECRET="$${ESTATE_NOTIFICATIONS_LINK_SECRET:-stand-in-for-config-check-xxxxxxxxxxxxxxxx}" \
+	  ESTATE_NOTIFICATIONS_SMTP_HOST="$${ESTATE_NOTIFICATIONS_SMTP_HOST:-stand-in-for-config-check}" \
 	  docker compose -f docker-compose.yml config -q && echo "docker-compose.yml: valid"; \
 	else \
 	  echo "docker compose is not installed here; checking docker-compose.yml offline instead"; \

@@ -2,6 +2,9 @@
 
 The relay's figures are reported as ratios to these, so that a slow machine or a slow broker does not
 read as a slow relay. Messages are 300-byte JSON values with 36-byte keys, like outbox events.
+
+:func:`raw_hop` is the latency baseline: the send-to-receive time of one message at a time, which
+flow.py and renewal_flow.py report beside their flows.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from estate_eventing.embedded import ensure_topics
 from estate_eventing.settings import BrokerSettings
 
 PARTITIONS = 4
+HOP_TOPIC = "estate.bench.hop"
 
 
 def _value(i: int, size: int = 300) -> bytes:
@@ -138,3 +142,41 @@ async def produce_at_size(settings: BrokerSettings, count: int, size: int) -> fl
     await ensure_topics(settings.bootstrap_servers, [topic], partitions=PARTITIONS)
     await produce_gathered(settings, topic, min(1000, count), size=size)
     return await produce_gathered(settings, topic, count, size=size)
+
+
+async def raw_hop(settings: BrokerSettings, count: int, interval_s: float) -> list[float]:
+    """Send-to-receive latency of single keyed messages through the broker, one every ``interval_s``."""
+    consumer = AIOKafkaConsumer(
+        HOP_TOPIC,
+        bootstrap_servers=settings.bootstrap_servers,
+        group_id=f"bench-hop-{uuid.uuid4().hex[:6]}",
+        auto_offset_reset="latest",
+        enable_auto_commit=False,
+        **settings.consumer_options(),
+    )
+    producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all", linger_ms=0)
+    await consumer.start()
+    await producer.start()
+    latencies: list[float] = []
+    try:
+        while not consumer.assignment():
+            await consumer.getmany(timeout_ms=100)
+        await consumer.seek_to_end()
+
+        async def receive() -> None:
+            while len(latencies) < count:
+                batches = await consumer.getmany(timeout_ms=200)
+                now = time.time()
+                for records in batches.values():
+                    for record in records:
+                        latencies.append(now - float(record.value or b"0"))
+
+        receiver = asyncio.create_task(receive())
+        for i in range(count):
+            await producer.send_and_wait(HOP_TOPIC, str(time.time()).encode(), key=str(i).encode())
+            await asyncio.sleep(interval_s)
+        await asyncio.wait_for(receiver, timeout=60)
+    finally:
+        await producer.stop()
+        await consumer.stop()
+    return latencies

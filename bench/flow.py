@@ -39,7 +39,7 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
 import harness  # noqa: E402
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer  # noqa: E402
+from broker_baseline import HOP_TOPIC, raw_hop  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 
 from estate_contracts.topics import ALL_TOPICS, dead_letter_topic  # noqa: E402
@@ -55,7 +55,6 @@ from estate_register.bootstrap import bootstrap as register_bootstrap  # noqa: E
 from estate_register.demo_data import load_demo_data  # noqa: E402
 from estate_register.settings import RegisterSettings  # noqa: E402
 
-HOP_TOPIC = "estate.bench.hop"
 REQUESTER = Actor(
     id="bench-req", name="Bench Requester", email="req@bench.local", roles=frozenset({"requester"})
 )
@@ -104,44 +103,6 @@ def request_fields(n: int) -> dict[str, Any]:
         "system_owner": {"id": "bench-owner", "name": "Bench Owner", "email": "owner@bench.local"},
         "budget_holder": {"id": "bench-budget", "name": "Bench Budget", "email": "budget@bench.local"},
     }
-
-
-async def raw_hop(settings: BrokerSettings, count: int, interval_s: float) -> list[float]:
-    """Send-to-receive latency of single keyed messages through the broker, one every ``interval_s``."""
-    consumer = AIOKafkaConsumer(
-        HOP_TOPIC,
-        bootstrap_servers=settings.bootstrap_servers,
-        group_id=f"bench-hop-{uuid.uuid4().hex[:6]}",
-        auto_offset_reset="latest",
-        enable_auto_commit=False,
-        **settings.consumer_options(),
-    )
-    producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all", linger_ms=0)
-    await consumer.start()
-    await producer.start()
-    latencies: list[float] = []
-    try:
-        while not consumer.assignment():
-            await consumer.getmany(timeout_ms=100)
-        await consumer.seek_to_end()
-
-        async def receive() -> None:
-            while len(latencies) < count:
-                batches = await consumer.getmany(timeout_ms=200)
-                now = time.time()
-                for records in batches.values():
-                    for record in records:
-                        latencies.append(now - float(record.value or b"0"))
-
-        receiver = asyncio.create_task(receive())
-        for i in range(count):
-            await producer.send_and_wait(HOP_TOPIC, str(time.time()).encode(), key=str(i).encode())
-            await asyncio.sleep(interval_s)
-        await asyncio.wait_for(receiver, timeout=60)
-    finally:
-        await producer.stop()
-        await consumer.stop()
-    return latencies
 
 
 async def approve(container: Container, n: int) -> tuple[uuid.UUID, float]:

@@ -16,6 +16,7 @@ import copy
 import fnmatch
 import glob
 import http.server
+import os
 import re
 import shlex
 import shutil
@@ -43,11 +44,32 @@ K8S = DEPLOY / "k8s"
 #: Services that own a database (DESIGN.md); the portal owns nothing durable.
 SERVICES_WITH_A_DATABASE = {"register", "procurement", "notifications"}
 #: Services that docker-compose.yml and deploy/k8s/ run, each with its host port for the http process.
-DEPLOYED_SERVICES = {"register": 8000, "procurement": 8001}
+DEPLOYED_SERVICES = {"register": 8000, "procurement": 8001, "notifications": 8002}
 #: Consumer groups that have a dead-letter topic of their own.
-CONSUMER_GROUPS = {"estate-register-worker", "estate-procurement-worker"}
-#: The subcommands of every service's console script.
+CONSUMER_GROUPS = {"estate-register-worker", "estate-procurement-worker", "estate-notifications-worker"}
+#: The processes every deployed service runs: subcommands of its console script ``estate-<service>``.
 PROCESSES = {"http", "worker", "relay", "migrate"}
+#: Each deployed service's processes. The notifications service adds its sweep (renewal alerts on a
+#: schedule) and its sender (e-mail and Teams); its ``smtp-sink`` is for development and is not deployed.
+SERVICE_PROCESSES = {
+    "register": PROCESSES,
+    "procurement": PROCESSES,
+    "notifications": PROCESSES | {"sweep", "send"},
+}
+#: Long-running processes that serve no API, only their Prometheus metrics, on which they are checked.
+METRICS_ONLY_PROCESSES = {"worker", "relay", "sweep", "send"}
+#: The keys of each service's Secret: whatever holds a password or grants access, and nothing else.
+SECRET_KEYS = {
+    "register": {"ESTATE_REGISTER_DATABASE_URL"},
+    "procurement": {"ESTATE_PROCUREMENT_DATABASE_URL"},
+    "notifications": {
+        "ESTATE_NOTIFICATIONS_DATABASE_URL",
+        "ESTATE_NOTIFICATIONS_LINK_SECRET",
+        "ESTATE_NOTIFICATIONS_SMTP_USERNAME",
+        "ESTATE_NOTIFICATIONS_SMTP_PASSWORD",
+        "ESTATE_NOTIFICATIONS_TEAMS_WEBHOOK_URL",
+    },
+}
 #: Consumer timings only the embedded broker (Tansu) needs; real Kafka rejects or suffers them.
 EMBEDDED_ONLY_OPTIONS = ("session_timeout", "heartbeat_interval", "fetch_max_wait")
 #: The uid the image runs as (Dockerfile) and the manifests demand.
@@ -113,6 +135,11 @@ def _workspace_members() -> list[str]:
         members.extend(m for m in matches if (ROOT / m / "pyproject.toml").exists())
     assert members, "the root pyproject.toml names no workspace members"
     return members
+
+
+def _required_variables() -> set[str]:
+    """Variables docker-compose.yml cannot do without (``${VAR:?message}``): no default would be safe."""
+    return set(re.findall(r"\$\{(\w+):\?", COMPOSE_FILE.read_text()))
 
 
 def _image_is_pinned(image: str) -> bool:
@@ -190,14 +217,17 @@ def test_compose_file_follows_the_compose_specification_structure() -> None:
     problems = compose_problems(_compose())
     assert not problems, "\n".join(problems)
 
-    # Where the compose plugin exists it also checks interpolation and merges; it needs no engine.
+    # Where the compose plugin exists it also checks interpolation and merges; it needs no engine. The
+    # required variables get a stand-in unless this machine sets them (a .env would be overridden).
     docker = shutil.which("docker")
     if docker and subprocess.run([docker, "compose", "version"], capture_output=True).returncode == 0:
+        stand_ins = dict.fromkeys(_required_variables(), "stand-in-for-docker-compose-config-" + "x" * 32)
         result = subprocess.run(
             [docker, "compose", "-f", str(COMPOSE_FILE), "config", "-q"],
             capture_output=True,
             text=True,
             cwd=ROOT,
+            env={**stand_ins, **os.environ},
         )
         assert result.returncode == 0, result.stderr
 
@@ -280,8 +310,11 @@ def test_dependency_conditions_can_be_met() -> None:
                 pytest.fail(f"{name} -> {target}: condition {condition!r} does not wait for readiness")
 
 
-def test_compose_runs_exactly_the_four_processes_of_each_deployed_service() -> None:
-    expected = {f"{service}-{process}" for service in DEPLOYED_SERVICES for process in PROCESSES}
+def test_compose_runs_exactly_the_processes_of_each_deployed_service() -> None:
+    assert set(SERVICE_PROCESSES) == set(DEPLOYED_SERVICES)
+    expected = {
+        f"{service}-{process}" for service in DEPLOYED_SERVICES for process in SERVICE_PROCESSES[service]
+    }
     assert set(_app_services()) == expected
 
 
@@ -293,7 +326,9 @@ def test_service_processes_start_after_migrations_topics_and_infrastructure(serv
     assert migrate["command"] == ["migrate"]
     assert migrate["depends_on"] == {"postgres": {"condition": "service_healthy"}}
     assert _is_one_shot(migrate)
-    for process in ("http", "worker", "relay"):
+    long_running = SERVICE_PROCESSES[service] - {"migrate"}
+    assert long_running - {"http"} <= METRICS_ONLY_PROCESSES
+    for process in sorted(long_running):
         compose_service = services[f"{service}-{process}"]
         assert compose_service["command"] == [process]
         assert compose_service["build"]["args"]["SERVICE"] == service
@@ -312,7 +347,7 @@ def test_service_processes_start_after_migrations_topics_and_infrastructure(serv
     assert http_env[f"{prefix}_HTTP_HOST"] == "0.0.0.0", "loopback is unreachable through the port"
     assert http_env[f"{prefix}_HTTP_PORT"] == "8000", "the image's health check and EXPOSE use 8000"
     assert "ESTATE_HEALTHCHECK_URL" not in http_env, "the http check reads the service's own port"
-    for process in ("worker", "relay"):
+    for process in sorted(long_running - {"http"}):
         env = _environment(services[f"{service}-{process}"])
         port = env[f"{prefix}_METRICS_PORT"]
         assert env["ESTATE_HEALTHCHECK_URL"] == f"http://127.0.0.1:{port}/metrics", f"{service}-{process}"
@@ -340,6 +375,28 @@ def test_app_services_talk_to_real_kafka_and_their_own_database() -> None:
         assert url.endswith(f"@postgres:5432/{prefix}"), f"{name}: {url}"
         for key in ("ESTATE_AUTH_JWKS_URL", "ESTATE_AUTH_ISSUER", "ESTATE_AUTH_AUDIENCE", "ESTATE_LOG_LEVEL"):
             assert key in env, f"{name} lacks {key}"
+
+
+def test_notifications_mail_and_link_settings_come_from_the_operator() -> None:
+    """No relay runs in compose and no default secret is safe: the operator must name both."""
+    assert _required_variables() == {"ESTATE_NOTIFICATIONS_LINK_SECRET", "ESTATE_NOTIFICATIONS_SMTP_HOST"}
+    for process in SERVICE_PROCESSES["notifications"]:
+        env = _services()[f"notifications-{process}"]["environment"]
+        for key in ("ESTATE_NOTIFICATIONS_LINK_SECRET", "ESTATE_NOTIFICATIONS_SMTP_HOST"):
+            assert str(env[key]).startswith(f"${{{key}:?"), f"notifications-{process}: {key} is required"
+        # Passed on from .env when set there, else unset: an empty user name would still be used to log in.
+        for key in (
+            "ESTATE_NOTIFICATIONS_SMTP_USERNAME",
+            "ESTATE_NOTIFICATIONS_SMTP_PASSWORD",
+            "ESTATE_NOTIFICATIONS_TEAMS_WEBHOOK_URL",
+        ):
+            assert key in env and env[key] is None, f"notifications-{process}: {key}"
+        assert env["ESTATE_NOTIFICATIONS_SMTP_SECURITY"] == "${ESTATE_NOTIFICATIONS_SMTP_SECURITY:-starttls}"
+        assert env["ESTATE_NOTIFICATIONS_ENVIRONMENT"] == "production"
+    config = next(d["data"] for _, d in _objects() if d["metadata"]["name"] == "estate-notifications-config")
+    assert config["ESTATE_NOTIFICATIONS_SMTP_SECURITY"] == "starttls"
+    for key in ("SMTP_HOST", "SMTP_PORT", "MAIL_FROM", "TDA_EMAIL", "PUBLIC_URL"):
+        assert config.get(f"ESTATE_NOTIFICATIONS_{key}"), f"estate-notifications-config lacks {key}"
 
 
 def test_no_embedded_broker_setting_reaches_compose_or_kubernetes() -> None:
@@ -407,7 +464,7 @@ def test_postgres_init_creates_one_database_and_login_per_service() -> None:
     for service in DEPLOYED_SERVICES:
         variable = f"ESTATE_{service.upper()}_DB_PASSWORD"
         assert getenv[roles[service]] == variable, f"{service}: role password from {variable}"
-        for process in PROCESSES:
+        for process in SERVICE_PROCESSES[service]:
             url = _environment(_services()[f"{service}-{process}"])[f"ESTATE_{service.upper()}_DATABASE_URL"]
             assert f"//{service}:{env[variable]}@" in url, f"{service}-{process}"
 
@@ -700,7 +757,9 @@ def test_kustomization_applies_every_manifest_except_the_secret_placeholder_and_
 
 def test_every_container_is_bounded_and_cannot_become_root() -> None:
     templates = _pod_templates()
-    assert {name for name, _, _ in templates} == {f"{s}-{p}" for s in DEPLOYED_SERVICES for p in PROCESSES}
+    assert {name for name, _, _ in templates} == {
+        f"{s}-{p}" for s in DEPLOYED_SERVICES for p in SERVICE_PROCESSES[s]
+    }
     for name, template, _ in templates:
         service = template["metadata"]["labels"]["app.kubernetes.io/name"]
         assert service in DEPLOYED_SERVICES, name
@@ -723,7 +782,7 @@ def test_every_container_is_bounded_and_cannot_become_root() -> None:
             image = container["image"]
             assert image.split(":")[0] == f"estate-{service}", name
             assert not image.endswith(":latest"), name
-            assert container["args"][0] in PROCESSES, name
+            assert container["args"][0] in SERVICE_PROCESSES[service], name
             assert name == f"{service}-{container['args'][0]}", "object named after its process"
             assert container["name"] == name, name
             assert template["metadata"]["labels"]["app.kubernetes.io/component"] == container["args"][0]
@@ -737,7 +796,8 @@ def test_http_containers_have_liveness_and_readiness_probes() -> None:
         for container in template["spec"]["containers"]:
             port_names = {p["name"] for p in container.get("ports", [])}
             if port_names == {"metrics"}:
-                # A process that serves only its metrics (worker, relay) is live while they answer.
+                # A process that serves only its metrics (worker, relay, sweep, send) is live while they
+                # answer.
                 live = container.get("livenessProbe")
                 assert live, f"{name}: a process that serves metrics needs a liveness probe"
                 assert live["httpGet"] == {"path": "/metrics", "port": "metrics"}
@@ -774,11 +834,12 @@ def test_config_points_at_real_kafka_and_env_sources_exist(service: str) -> None
     http = next(t for n, t, _ in _pod_templates() if n == f"{service}-http")["spec"]["containers"][0]
     assert str(http["ports"][0]["containerPort"]) == config[f"{prefix}_HTTP_PORT"]
     assert f"{prefix}_DATABASE_URL" not in config, "the database URL holds a password: Secret"
+    assert not SECRET_KEYS[service] & set(config), "secrets belong in the Secret, not the ConfigMap"
     secret = objects[("Secret", f"estate-{service}-secrets")]
-    assert set(secret["stringData"]) == {f"{prefix}_DATABASE_URL"}
+    assert set(secret["stringData"]) == SECRET_KEYS[service]
     url = secret["stringData"][f"{prefix}_DATABASE_URL"]
     assert url.startswith(f"postgresql+asyncpg://{service}:") and url.endswith(f"/{service}"), url
-    for process in ("worker", "relay"):
+    for process in sorted(SERVICE_PROCESSES[service] & METRICS_ONLY_PROCESSES):
         template = next(t for n, t, _ in _pod_templates() if n == f"{service}-{process}")
         container = template["spec"]["containers"][0]
         env = {e["name"]: e["value"] for e in container.get("env", [])}

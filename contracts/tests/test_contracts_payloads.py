@@ -165,6 +165,18 @@ EXAMPLES: dict[type[EventPayload], dict[str, Any]] = {
     notifications.NoticeWindowOpened: {**RENEWAL, "as_of": date(2024, 11, 3)},
     notifications.ActByApproaching: {**RENEWAL, "as_of": date(2025, 4, 2), "days_left": 30},
     notifications.RenewalOverdue: {**RENEWAL, "as_of": date(2025, 5, 9), "days_overdue": 7},
+    notifications.RenewalDecisionSubmitted: {
+        "decision_id": uuid.UUID("d0d0d0d0-0000-4000-8000-000000000001"),
+        "contract_id": CONTRACT_ID,
+        "contract_reference": "CON-0042",
+        "term_end": date(2025, 9, 30),
+        "outcome": "renew",
+        "rationale": "Market test found no cheaper product that meets the user needs; renew for two years.",
+        "new_term_end": date(2027, 9, 30),
+        "decided_by": REQUESTER,
+        "decided_at": WHEN,
+        "alert_id": ALERT_ID,
+    },
 }
 
 
@@ -284,4 +296,21 @@ def test_act_by_cannot_fall_after_the_end_of_the_term() -> None:
     with pytest.raises(ValidationError, match="act_by"):
         notifications.NoticeWindowOpened.model_validate(
             {**EXAMPLES[notifications.NoticeWindowOpened], "act_by": date(2025, 10, 1)}
+        )
+
+
+@pytest.mark.parametrize(
+    ("outcome", "new_term_end"),
+    [("renew", None), ("extend", date(2025, 9, 30)), ("terminate", date(2027, 9, 30))],
+)
+def test_a_submitted_decision_gives_a_new_term_end_only_to_renew_or_extend_and_after_the_term(
+    outcome: str, new_term_end: date | None
+) -> None:
+    with pytest.raises(ValidationError, match="new_term_end"):
+        notifications.RenewalDecisionSubmitted.model_validate(
+            {
+                **EXAMPLES[notifications.RenewalDecisionSubmitted],
+                "outcome": outcome,
+                "new_term_end": new_term_end,
+            }
         )

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from e2e_support import ProcurementProcesses, RegisterProcesses, free_port
+from e2e_support import NotificationsProcesses, ProcurementProcesses, RegisterProcesses, free_port
 
 from estate_contracts.topics import ALL_TOPICS, dead_letter_topic
 from estate_eventing.embedded import ensure_topics
@@ -17,7 +17,7 @@ from estate_eventing.testing import PROCESS_LOGS
 
 # The consumer groups of the services' workers (estate_<service>...subscribers.GROUP_ID), written out as
 # deploy/kafka/topics.txt and `estate up` do.
-GROUPS = ("estate-register-worker", "estate-procurement-worker")
+GROUPS = ("estate-register-worker", "estate-procurement-worker", "estate-notifications-worker")
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
@@ -89,6 +89,44 @@ def procurement(
     )
     logs = request.node.stash.setdefault(PROCESS_LOGS, {})
     processes = ProcurementProcesses(env, tmp_path, logs)
+    try:
+        yield processes
+    finally:
+        processes.stop_all()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def notifications_database(postgres_url_factory: Callable[[], Awaitable[str]]) -> str:
+    return await postgres_url_factory()
+
+
+@pytest.fixture
+def notifications(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    notifications_database: str,
+    kafka_settings: BrokerSettings,
+    e2e_topics: list[str],
+) -> Iterator[NotificationsProcesses]:
+    """The notifications service's commands against a PostgreSQL database of its own, the same broker and
+    token issuer, and its SMTP sink (``smtp-sink``, a process too) writing to a Maildir under tmp_path."""
+    env = service_env(
+        "ESTATE_NOTIFICATIONS_", notifications_database, tmp_path / "dev-jwt-key.pem", kafka_settings
+    )
+    env.update(
+        {
+            "ESTATE_NOTIFICATIONS_SMTP_HOST": "127.0.0.1",
+            "ESTATE_NOTIFICATIONS_SMTP_PORT": str(free_port()),
+            "ESTATE_NOTIFICATIONS_SMTP_SECURITY": "none",
+            "ESTATE_NOTIFICATIONS_SINK_DIR": str(tmp_path / "mail"),
+            "ESTATE_NOTIFICATIONS_LINK_SECRET": "e2e-link-secret-0123456789-abcdefghijklmnop",
+            "ESTATE_NOTIFICATIONS_SWEEP_INTERVAL_SECONDS": "0.5",
+            "ESTATE_NOTIFICATIONS_DISPATCH_INTERVAL_SECONDS": "0.2",
+        }
+    )
+    env["ESTATE_NOTIFICATIONS_PUBLIC_URL"] = f"http://127.0.0.1:{env['ESTATE_NOTIFICATIONS_HTTP_PORT']}"
+    logs = request.node.stash.setdefault(PROCESS_LOGS, {})
+    processes = NotificationsProcesses(env, tmp_path, logs)
     try:
         yield processes
     finally:

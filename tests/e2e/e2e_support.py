@@ -164,6 +164,13 @@ class ProcurementProcesses(ServiceProcesses):
         super().__init__("procurement", env, log_dir, logs)
 
 
+class NotificationsProcesses(ServiceProcesses):
+    """The notifications service's commands (``estate-notifications ...``)."""
+
+    def __init__(self, env: Mapping[str, str], log_dir: Path, logs: dict[str, Path]) -> None:
+        super().__init__("notifications", env, log_dir, logs)
+
+
 NOT_JSON = b"\x00\xff this is not JSON {"
 """A message that is no event at all: it must go to the dead-letter topic as ``malformed``."""
 

@@ -40,6 +40,8 @@ __all__ = [
     "NoticeWindowOpened",
     "Recipient",
     "RecipientRole",
+    "RenewalDecisionSubmitted",
+    "RenewalOutcome",
     "RenewalOverdue",
 ]
 
@@ -55,6 +57,10 @@ RecipientRole = Literal[
 
 AlertChannel = Literal["email", "teams", "portal"]
 """How an alert was delivered: e-mail, a Microsoft Teams message, or the portal's own notice list."""
+
+RenewalOutcome = Literal["renew", "extend", "reprocure", "terminate"]
+"""What a contract owner decided for the end of the term: renew (a new term), extend (use an extension
+option), re-procure (run a new procurement; the contract ends at the term end), terminate (give notice)."""
 
 EscalationReason = Literal["not_acknowledged", "recipient_missing"]
 """Why an alert moved up the chain: nobody acknowledged it in time, or the role had nobody in it (the
@@ -223,4 +229,40 @@ class RenewalOverdue(_RenewalFact):
     def _days_overdue_matches_dates(self) -> Self:
         if self.days_overdue != (self.as_of - self.act_by).days:
             raise ValueError("days_overdue must be the number of days from act_by to as_of")
+        return self
+
+
+@event
+class RenewalDecisionSubmitted(EventPayload):
+    """A contract owner (or someone acting for the owner) recorded a renewal decision through an alert's
+    link or the notifications API. The register records it on the contract, which then publishes
+    ``estate.register.contract.renewal_decision_recorded``; the ladder for ``term_end`` stops.
+
+    ``decision_id`` is the decision's id in the register too, so a duplicate delivery records it once.
+    ``new_term_end`` is given for renew and extend (after ``term_end``) and absent otherwise.
+    """
+
+    event_type: ClassVar[str] = "estate.notifications.renewal.decision_submitted"
+    event_version: ClassVar[int] = 1
+    topic: ClassVar[str] = NOTIFICATIONS_RENEWALS
+    key_field: ClassVar[str] = "contract_id"
+
+    decision_id: uuid.UUID = Field(description="Id of the decision, kept by the register.")
+    contract_id: ContractId
+    contract_reference: ContractReference
+    term_end: date = Field(description="The term the decision is for: its last day, as the alert gave it.")
+    outcome: RenewalOutcome
+    rationale: LongText = Field(description="Why: value for money, fit, the options considered.")
+    new_term_end: date | None = Field(default=None, description="Last day of the new term (renew, extend).")
+    decided_by: Person = Field(description="Who recorded the decision.")
+    decided_at: AwareDatetime = Field(description="When it was recorded.")
+    alert_id: AlertId | None = Field(default=None, description="The alert whose link was used, if any.")
+
+    @model_validator(mode="after")
+    def _new_term_end_matches_outcome(self) -> Self:
+        if self.outcome in ("renew", "extend"):
+            if self.new_term_end is None or self.new_term_end <= self.term_end:
+                raise ValueError("renew and extend need a new_term_end after term_end")
+        elif self.new_term_end is not None:
+            raise ValueError("new_term_end is only for renew or extend")
         return self

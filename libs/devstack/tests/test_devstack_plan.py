@@ -12,6 +12,7 @@ from estate_contracts.topics import ALL_TOPICS
 from estate_devstack import plan as plan_module
 from estate_devstack.plan import PlanError, make_plan
 from estate_devstack.specs import SERVICES, topics
+from estate_notifications.adapters.messaging.subscribers import GROUP_ID as NOTIFICATIONS_GROUP_ID
 from estate_procurement.adapters.messaging.subscribers import GROUP_ID as PROCUREMENT_GROUP_ID
 from estate_register.adapters.messaging.subscribers import GROUP_ID as REGISTER_GROUP_ID
 
@@ -33,6 +34,9 @@ def test_embedded_broker_gets_the_embedded_profile_and_sqlite_lives_in_the_data_
         [f"estate_{service}.entrypoints.cli", command]
         for service in ("register", "procurement")
         for command in ("http", "worker", "relay")
+    ] + [
+        ["estate_notifications.entrypoints.cli", command]
+        for command in ("smtp-sink", "http", "worker", "relay", "sweep", "send")
     ]
     assert plan.broker.embedded
     for process in processes:
@@ -50,7 +54,14 @@ def test_embedded_broker_gets_the_embedded_profile_and_sqlite_lives_in_the_data_
     assert http.ready_url == f"http://127.0.0.1:{plan.http_ports['register']}/health/ready"
     assert procurement_http.ready_url == f"http://127.0.0.1:{plan.http_ports['procurement']}/health/ready"
     assert plan.http_ports["procurement"] == plan.http_ports["register"] + 1
+    assert plan.http_ports["notifications"] == plan.http_ports["register"] + 2
     assert worker.ready_url is None
+    # The notifications service sends through the plan's SMTP sink, which keeps mail in the data dir.
+    sink = plan.ports[("notifications", "smtp")]
+    notifications = next(p for p in processes if p.argv[-1] == "smtp-sink")
+    assert notifications.env["ESTATE_NOTIFICATIONS_SMTP_PORT"] == str(sink)
+    assert notifications.env["ESTATE_NOTIFICATIONS_SINK_DIR"] == str((tmp_path / "var" / "mail").resolve())
+    assert sink not in plan.http_ports.values() and sink != plan.broker.port
 
 
 def test_a_broker_from_the_environment_is_used_with_the_kafka_profile_unless_told(tmp_path: Path) -> None:
@@ -102,8 +113,8 @@ def test_no_demo_data_leaves_out_only_the_demo_data_command(tmp_path: Path) -> N
     without = [task.argv[-1] for task in plan_for(tmp_path, demo_data=False).setup_tasks()]
     # Every service is migrated before any demo data is loaded (the demo requests' approval is planned
     # in a register that already exists).
-    assert with_demo == ["migrate", "migrate", "demo-data", "demo-data"]
-    assert without == ["migrate", "migrate"]
+    assert with_demo == ["migrate", "migrate", "migrate", "demo-data", "demo-data"]
+    assert without == ["migrate", "migrate", "migrate"]
 
 
 def test_topics_include_every_event_topic_and_each_worker_dead_letter_topic() -> None:
@@ -111,4 +122,5 @@ def test_topics_include_every_event_topic_and_each_worker_dead_letter_topic() ->
         *ALL_TOPICS,
         f"estate.dlq.{REGISTER_GROUP_ID}",
         f"estate.dlq.{PROCUREMENT_GROUP_ID}",
+        f"estate.dlq.{NOTIFICATIONS_GROUP_ID}",
     }

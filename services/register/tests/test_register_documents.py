@@ -30,6 +30,7 @@ def test_asyncapi_lists_what_the_register_publishes_and_consumes() -> None:
         "estate.register.contracts",
         "estate.register.suppliers",
         "estate.procurement.requests",
+        "estate.notifications.renewals",
     }
     assert document["asyncapi"].startswith("3.")
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from estate_devstack.specs import SERVICES, ServiceSpec
@@ -98,6 +98,8 @@ class Plan:
     demo_data: bool
     http_port_replaced: bool = False
     python: str = "python"
+    ports: dict[tuple[str, str], int] = field(default_factory=dict)
+    """The services' other ports (``ServiceSpec.ports``), by (service, name)."""
 
     @property
     def state_file(self) -> Path:
@@ -198,6 +200,13 @@ def make_plan(
         taken.add(port)
         next_default += 1
 
+    ports: dict[tuple[str, str], int] = {}
+    for service in services:
+        for name, default in service.ports.items():
+            port = _choose_port(None, default, f"the {service.name} {name} port", "", taken)
+            ports[(service.name, name)] = port
+            taken.add(port)
+
     database_urls: dict[str, str] = {}
     for service in services:
         if service.database_file is None:
@@ -215,4 +224,5 @@ def make_plan(
         demo_data=demo_data,
         http_port_replaced=replaced,
         python=python,
+        ports=ports,
     )

@@ -48,10 +48,25 @@ class ServiceSpec:
     processes: tuple[ProcessSpec, ...] = ()
     extra_env: Callable[[Plan], Mapping[str, str]] | None = field(default=None)
     """More environment from the plan, e.g. a portal's URLs of the other services' APIs."""
+    ports: Mapping[str, int] = field(default_factory=dict)
+    """More ports the service listens on (name: default), chosen like the HTTP ports (a default that is
+    taken is replaced by a free one); ``Plan.ports[(service, name)]`` holds the choice."""
 
     @property
     def http_process(self) -> ProcessSpec | None:
         return next((p for p in self.processes if p.serves_http), None)
+
+
+def _notifications_env(plan: Plan) -> Mapping[str, str]:
+    return {
+        "ESTATE_NOTIFICATIONS_SMTP_HOST": "127.0.0.1",
+        "ESTATE_NOTIFICATIONS_SMTP_PORT": str(plan.ports[("notifications", "smtp")]),
+        "ESTATE_NOTIFICATIONS_SMTP_SECURITY": "none",
+        "ESTATE_NOTIFICATIONS_SINK_DIR": str(plan.data_dir / "mail"),
+        "ESTATE_NOTIFICATIONS_PUBLIC_URL": plan.http_url("notifications"),
+        "ESTATE_NOTIFICATIONS_SWEEP_INTERVAL_SECONDS": "10",
+        "ESTATE_NOTIFICATIONS_LINK_SECRET_FILE": str(plan.data_dir / "notifications-link-secret"),
+    }
 
 
 SERVICES: list[ServiceSpec] = [
@@ -74,6 +89,24 @@ SERVICES: list[ServiceSpec] = [
         setup=(("migrate",),),
         demo_data=("demo-data",),
         processes=(ProcessSpec("http", serves_http=True), ProcessSpec("worker"), ProcessSpec("relay")),
+    ),
+    ServiceSpec(
+        name="notifications",
+        cli_module="estate_notifications.entrypoints.cli",
+        env_prefix="ESTATE_NOTIFICATIONS_",
+        database_file="notifications.db",
+        consumer_groups=("estate-notifications-worker",),  # estate_notifications...subscribers.GROUP_ID
+        setup=(("migrate",),),
+        processes=(
+            ProcessSpec("smtp-sink"),
+            ProcessSpec("http", serves_http=True),
+            ProcessSpec("worker"),
+            ProcessSpec("relay"),
+            ProcessSpec("sweep"),
+            ProcessSpec("send"),
+        ),
+        extra_env=_notifications_env,
+        ports={"smtp": 8025},
     ),
 ]
 

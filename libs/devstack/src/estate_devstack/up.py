@@ -107,6 +107,11 @@ def banner(plan: Plan, token: str) -> str:
     lines.append(f"  {'Kafka':<10} {plan.broker.bootstrap_servers} ({kind})")
     for service in plan.database_urls:
         lines.append(f"  {'Database':<10} {service}: {plan.shown_database_url(service)}")
+    if ("notifications", "smtp") in plan.ports:
+        lines.append(
+            f"  {'Mail':<10} SMTP sink 127.0.0.1:{plan.ports[('notifications', 'smtp')]}: every alert sent is kept; "
+            f"read them at {plan.http_url('notifications')}/api/v1/sink/messages"
+        )
     lines += [f"  {'Data':<10} {plan.data_dir}", ""]
     if plan.http_port_replaced:
         lines += ["  (a default port was taken, so another was chosen: use the URLs above)", ""]

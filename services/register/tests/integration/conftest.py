@@ -12,17 +12,17 @@ from collections.abc import AsyncIterator
 
 import pytest_asyncio
 
-from estate_contracts.topics import PROCUREMENT_REQUESTS, dead_letter_topic
+from estate_contracts.topics import dead_letter_topic
 from estate_eventing.embedded import ensure_topics
 from estate_eventing.settings import BrokerSettings, make_broker
-from estate_register.adapters.messaging.subscribers import GROUP_ID, subscribe
+from estate_register.adapters.messaging.subscribers import GROUP_ID, TOPICS, subscribe
 from estate_register.bootstrap import Container
 
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def worker(container: Container, kafka_settings: BrokerSettings) -> AsyncIterator[BrokerSettings]:
     """The register's worker, subscribed and running; yields the broker settings it uses."""
-    await ensure_topics(kafka_settings.bootstrap_servers, [PROCUREMENT_REQUESTS, dead_letter_topic(GROUP_ID)])
+    await ensure_topics(kafka_settings.bootstrap_servers, [*TOPICS, dead_letter_topic(GROUP_ID)])
     broker = make_broker(kafka_settings)
     subscription = subscribe(broker, container, kafka_settings)
     await broker.start()

@@ -1,0 +1,1 @@
+"""Estate notifications service: renewal alerts that no owner can miss, exactly once."""
