@@ -106,7 +106,8 @@ def request_fields(n: int) -> dict[str, Any]:
 
 
 async def approve(container: Container, n: int) -> tuple[uuid.UUID, float]:
-    """Draft, submit, review and approve one request; the decision's commit time (epoch seconds)."""
+    """Draft, submit, review (the red lines rated met) and approve one request; the decision's commit time
+    (epoch seconds)."""
 
     async def step(action: Any, **kwargs: Any) -> Any:
         async with container.uow() as uow:
@@ -115,6 +116,8 @@ async def approve(container: Container, n: int) -> tuple[uuid.UUID, float]:
     draft = await step(services.create_draft, actor=REQUESTER, fields=request_fields(n))
     await step(services.submit, request_id=draft.id, actor=REQUESTER)
     await step(services.start_review, request_id=draft.id, actor=CHAIR)
+    for item in container.checklists.current.red_lines():  # an approval needs every red line rated
+        await step(services.rate_item, request_id=draft.id, actor=CHAIR, item_id=item.id, rating="met")
     await step(
         services.decide,
         request_id=draft.id,

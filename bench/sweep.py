@@ -28,6 +28,7 @@ import subprocess
 import sys
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -50,29 +51,40 @@ from datetime import UTC, datetime
 from estate_notifications.bootstrap import bootstrap
 from estate_notifications.settings import NotificationsSettings
 
+def peak_rss_mb() -> float:
+    # VmHWM: the peak resident set of this process since exec (ru_maxrss would count the parent's fork).
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
 async def main() -> None:
     day = datetime.fromisoformat(sys.argv[1])
     container = bootstrap(NotificationsSettings())
     sweeper = container.sweeper()
-    started = time.perf_counter()
+    imported_mb = peak_rss_mb()
+    started = time.time()
     report = await sweeper.run(day)
-    elapsed = time.perf_counter() - started
+    ended = time.time()
     await container.close()
     print(json.dumps({
-        "seconds": elapsed,
+        "started": started,
+        "ended": ended,
+        "seconds": ended - started,
+        "rss_after_imports_mb": imported_mb,
         "contracts_looked_at": report.contracts_looked_at,
         "alerts_raised": report.alerts_raised,
         "escalations": report.escalations,
         "deliveries": report.deliveries,
         "events": report.events,
-        "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_rss_mb": peak_rss_mb(),
     }))
 
 asyncio.run(main())
 """
 
 
-def _rows(count: int, seed: int) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+def _rows(count: int, seed: int, decided_share: float) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
     rng = random.Random(seed)
     calendar = EnglandAndWalesCalendar()
     policy = AlertPolicy()
@@ -107,6 +119,19 @@ def _rows(count: int, seed: int) -> tuple[list[tuple[Any, ...]], list[tuple[Any,
         )
         plan = plan_renewal(terms, WatchState(), today=yesterday, policy=policy, calendar=calendar)
         assert plan.position is not None
+        decided = None
+        if plan.position.act_by < yesterday and rng.random() < decided_share:
+            # The owner decided (terminate or re-procure) by act-by: only the end-of-term alert is left.
+            decided = plan.position.term_end
+            plan = plan_renewal(
+                terms,
+                WatchState(),
+                today=yesterday,
+                policy=policy,
+                calendar=calendar,
+                decided_term_ends=[decided],
+            )
+            assert plan.position is not None
         owner = n % 50_000
         rows.append(
             (
@@ -131,7 +156,7 @@ def _rows(count: int, seed: int) -> tuple[list[tuple[Any, ...]], list[tuple[Any,
                 None if n % 10 == 0 else f"Budget Holder {owner}",
                 json.dumps([str(systems[n % len(systems)][0])]),
                 None,
-                None,
+                decided,
                 "[]",
                 plan.state.term_end,
                 plan.position.act_by,
@@ -154,9 +179,9 @@ CONTRACT_COLUMNS = [
 SYSTEM_COLUMNS = ["system_id", "version", "name", "owner_email", "owner_name", "retired"]
 
 
-async def load(url: str, count: int) -> dict[str, float]:
+async def load(url: str, count: int, decided_share: float) -> dict[str, float]:
     started = time.perf_counter()
-    rows, system_rows = await asyncio.to_thread(_rows, count, 20261121)
+    rows, system_rows = await asyncio.to_thread(_rows, count, 20261121, decided_share)
     computed = time.perf_counter() - started
     conn = await asyncpg.connect(harness.asyncpg_dsn(url))
     try:
@@ -169,6 +194,25 @@ async def load(url: str, count: int) -> dict[str, float]:
     finally:
         await conn.close()
     return {"compute_s": computed, "load_s": time.perf_counter() - started - computed}
+
+
+def sweep_children(url: str, day: date, sweepers: int) -> dict[str, Any]:
+    """``sweepers`` sweep processes at once on one database (as two replicas would run); the figure is
+    from the first start to the last end."""
+    with ThreadPoolExecutor(sweepers) as pool:
+        results = list(pool.map(lambda _: sweep_child(url, day), range(sweepers)))
+    started, ended = min(r["started"] for r in results), max(r["ended"] for r in results)
+    total = {
+        key: sum(r[key] for r in results)
+        for key in ("contracts_looked_at", "alerts_raised", "escalations", "deliveries", "events")
+    }
+    return {
+        "seconds": round(ended - started, 3),
+        **total,
+        "per_sweeper": results,
+        "peak_rss_mb": max(r["peak_rss_mb"] for r in results),
+        "sampled_peak_rss_mb": max(r["sampled_peak_rss_mb"] for r in results),
+    }
 
 
 def sweep_child(url: str, day: date) -> dict[str, Any]:
@@ -197,17 +241,19 @@ def sweep_child(url: str, day: date) -> dict[str, Any]:
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     async with harness.throwaway_database() as url:
         await upgrade_async(url)
-        loaded = await load(url, args.contracts)
+        loaded = await load(url, args.contracts, args.decided_share)
         print(f"loaded {args.contracts:,} contracts: {loaded}", flush=True)
         days = []
         for offset in range(args.days):
             day = FIRST_DAY + timedelta(days=offset)
-            result = await asyncio.to_thread(sweep_child, url, day)
+            result = await asyncio.to_thread(sweep_children, url, day, args.sweepers)
             result["day"] = day.isoformat()
             days.append(result)
             print(json.dumps(result), flush=True)
         return {
             "contracts": args.contracts,
+            "decided_share": args.decided_share,
+            "sweepers": args.sweepers,
             "postgresql": await harness.pg_server_version(),
             "load": loaded,
             "days": days,
@@ -221,6 +267,13 @@ def main() -> None:
     )
     parser.add_argument("--contracts", type=int, default=1_000_000)
     parser.add_argument("--days", type=int, default=3)
+    parser.add_argument(
+        "--decided-share",
+        type=float,
+        default=0.0,
+        help="share of contracts past act-by whose owner recorded a decision (0: nobody decides, the worst case)",
+    )
+    parser.add_argument("--sweepers", type=int, default=1, help="sweep processes at once on one database")
     parser.add_argument("--out", type=Path, default=BENCH / "results" / "sweep.json")
     args = parser.parse_args()
     result = asyncio.run(run(args))

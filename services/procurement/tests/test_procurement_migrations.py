@@ -6,13 +6,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 from alembic import command
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
-from sqlalchemy import Connection, MetaData, inspect, text
+from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -20,6 +17,7 @@ from estate_eventing.tables import eventing_metadata
 from estate_procurement.adapters.db import records, reuse_store
 from estate_procurement.adapters.db.base import Base
 from estate_procurement.adapters.db.migrate import alembic_config, upgrade
+from estate_runtime.schema_checks import declared_schema, outbox_triggers, schema_drift, table_names
 
 EXPECTED_TABLES = {
     "technology_requests",
@@ -36,47 +34,24 @@ EXPECTED_TABLES = {
 }
 
 
-def declared_schema() -> MetaData:
-    assert records.RequestRecord.__table__ is not None and reuse_store.REUSE_TABLES  # both are declared
-    combined = MetaData()
-    for metadata in (Base.metadata, eventing_metadata):
-        for table in metadata.tables.values():
-            table.to_metadata(combined)
-    return combined
-
-
-def _compare(connection: Connection) -> list[Any]:
-    context = MigrationContext.configure(connection, opts={"compare_type": True})
-    return list(compare_metadata(context, declared_schema()))
-
-
-def _tables(connection: Connection) -> set[str]:
-    return set(inspect(connection).get_table_names()) - {"alembic_version"}
-
-
-async def run(url: str, check: Callable[[Connection], Any]) -> Any:
-    engine = create_async_engine(url)
-    try:
-        async with engine.connect() as connection:
-            return await connection.run_sync(check)
-    finally:
-        await engine.dispose()
+assert records.RequestRecord.__table__ is not None and reuse_store.REUSE_TABLES  # both are declared
+DECLARED = declared_schema(Base.metadata, eventing_metadata)
 
 
 async def upgrade_compare_downgrade(url: str) -> None:
     await asyncio.to_thread(upgrade, url)
-    assert await run(url, _tables) == EXPECTED_TABLES
-    assert await run(url, _compare) == []
+    assert await table_names(url) == EXPECTED_TABLES
+    assert await schema_drift(url, DECLARED) == []
 
     await asyncio.to_thread(command.downgrade, alembic_config(url), "base")
-    assert await run(url, _tables) == set()
+    assert await table_names(url) == set()
 
     await asyncio.to_thread(upgrade, url)  # and back up again: the downgrade left nothing behind
-    assert await run(url, _compare) == []
+    assert await schema_drift(url, DECLARED) == []
 
 
 def test_every_declared_table_is_in_the_migration() -> None:
-    assert set(declared_schema().tables) == EXPECTED_TABLES
+    assert set(DECLARED.tables) == EXPECTED_TABLES
 
 
 async def test_migrations_match_the_declared_schema_on_sqlite(tmp_path: Path) -> None:
@@ -89,24 +64,17 @@ async def test_migrations_match_the_declared_schema_on_postgresql(
     await upgrade_compare_downgrade(await postgres_url_factory())
 
 
-OUTBOX_TRIGGERS = "SELECT tgname FROM pg_trigger WHERE tgrelid = 'outbox'::regclass AND NOT tgisinternal"
-
-
-def _outbox_triggers(connection: Connection) -> list[str]:
-    return list(connection.execute(text(OUTBOX_TRIGGERS)).scalars())
-
-
 async def test_the_outbox_wakeup_trigger_comes_and_goes_with_its_migration_on_postgresql(
     postgres_url_factory: Callable[[], Awaitable[str]],
 ) -> None:
     url = await postgres_url_factory()
     await asyncio.to_thread(upgrade, url)
-    assert await run(url, _outbox_triggers) == ["outbox_notify"]
+    assert await outbox_triggers(url) == ["outbox_notify"]
     await asyncio.to_thread(command.downgrade, alembic_config(url), "0001")
-    assert await run(url, _outbox_triggers) == []
+    assert await outbox_triggers(url) == []
     await asyncio.to_thread(upgrade, url)  # 0002 and 0003 again: the tables stay as declared
-    assert await run(url, _outbox_triggers) == ["outbox_notify"]
-    assert await run(url, _compare) == []
+    assert await outbox_triggers(url) == ["outbox_notify"]
+    assert await schema_drift(url, DECLARED) == []
 
 
 BAD_STATEMENTS = [

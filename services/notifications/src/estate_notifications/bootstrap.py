@@ -97,7 +97,12 @@ class Container:
             batch=s.send_batch,
             retry_first_seconds=s.retry_first_seconds,
             retry_max_seconds=s.retry_max_seconds,
-            composer=Composer(self.signer, public_url=s.public_url, link_valid_days=s.link_valid_days),
+            composer=Composer(
+                self.signer,
+                public_url=s.public_url,
+                link_valid_days=s.link_valid_days,
+                default_notice_days=s.default_notice_days,
+            ),
         )
 
     async def close(self) -> None:

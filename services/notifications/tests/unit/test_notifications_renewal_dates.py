@@ -344,7 +344,7 @@ def test_a_boolean_rung_is_refused_even_next_to_the_rung_it_equals() -> None:
         ({"default_notice_days": 3651}, "default_notice_days"),
     ],
 )
-def test_alert_policy_refuses_values_out_of_bounds(changes: dict[str, int], field: str) -> None:
+def test_alert_policy_refuses_values_out_of_bounds(changes: dict[str, Any], field: str) -> None:
     with pytest.raises(InvalidValue) as caught:
         AlertPolicy(**changes)
 
@@ -360,7 +360,7 @@ def test_alert_policy_refuses_values_out_of_bounds(changes: dict[str, int], fiel
         {"default_notice_days": 3650},
     ],
 )
-def test_alert_policy_accepts_its_bounds(changes: dict[str, int]) -> None:
+def test_alert_policy_accepts_its_bounds(changes: dict[str, Any]) -> None:
     policy = AlertPolicy(**changes)
 
     for name, value in changes.items():
@@ -660,6 +660,31 @@ def test_a_decision_for_a_later_rolled_term_lets_the_earlier_terms_roll() -> Non
 
     assert result.position.term_end == D("2027-01-31")
     assert result.steps == (Step(D("2027-01-31"), -31, StepKind.TERM_END),)
+
+
+def test_a_stale_decided_date_that_is_not_a_term_end_does_not_stop_a_tacit_contract_rolling() -> None:
+    # Decided when the register said the term ended 31 Jan 2027; it has since corrected it to 15 Dec 2026.
+    terms = tacit("2026-12-15", 12, notice_period_days=30)
+
+    result = plan(terms, "2028-01-10", decided_term_ends=[D("2027-01-31")])
+
+    assert result.position.term_end == D("2028-12-15")
+    assert result.next_due_on is not None
+    assert result.next_due_on > D("2028-01-10")
+
+
+def test_a_tacit_contract_with_a_negative_period_is_reported_and_not_looked_at_every_day() -> None:
+    terms = tacit("2026-01-30", -12, notice_period_days=30)
+
+    end = plan(terms, "2026-01-30")
+    later = plan(terms, "2026-06-01", end.state)
+
+    assert "the renewal period is negative: correct it in the register" in end.problems
+    assert end.raise_now is not None
+    assert end.raise_now.kind is StepKind.TERM_END
+    assert end.next_due_on is None
+    assert later.raise_now is None
+    assert later.next_due_on is None
 
 
 def test_plan_renewal_is_deterministic() -> None:

@@ -123,7 +123,7 @@ class Dispatcher:
                 log.warning("delivery %s: its lease passed and another sender took it first", delivery.id)
                 report.lost_lease += 1
                 continue
-            rendered = self._compose(delivery, current)
+            rendered = await self._compose(delivery, current)
             try:
                 provider_id = await self._send(delivery, rendered)
             except DeliveryFailed as failure:
@@ -162,7 +162,7 @@ class Dispatcher:
         delivery.lease_until = now + self.lease
         return True
 
-    def _compose(self, delivery: DeliveryRecord, now: datetime) -> Rendered:
+    async def _compose(self, delivery: DeliveryRecord, now: datetime) -> Rendered:
         """The message's words: as stored, or (a renewal alert) written now with a fresh link."""
         if delivery.body_text is not None:
             card = delivery.detail.get("card") or {}
@@ -173,7 +173,8 @@ class Dispatcher:
             raise RuntimeError(
                 "a renewal alert's message is written at send time: give the dispatcher a Composer"
             )
-        return self.composer.alert(delivery.detail, email=delivery.recipient_email, now=now)
+        async with self.sessions() as session:
+            return await self.composer.alert(session, delivery, now=now)
 
     async def _send(self, delivery: DeliveryRecord, rendered: Rendered) -> str:
         if delivery.channel == "teams":

@@ -16,6 +16,9 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from estate_notifications.adapters.db.records import AlertRecord, DeliveryRecord, WatchedContractRecord
 from estate_notifications.application.links import LinkClaims, LinkSigner
 
 LONDON = ZoneInfo("Europe/London")
@@ -275,18 +278,29 @@ class Composer:
     it cheap over a national estate and lets a message delayed by a digest or an outage carry a fresh link.
     """
 
-    def __init__(self, signer: LinkSigner, *, public_url: str, link_valid_days: int) -> None:
+    def __init__(
+        self, signer: LinkSigner, *, public_url: str, link_valid_days: int, default_notice_days: int = 90
+    ) -> None:
         self.signer = signer
+        self.default_notice_days = default_notice_days
         self.public_url = public_url.rstrip("/")
         self.link_valid_days = link_valid_days
 
-    def alert(self, detail: dict[str, Any], *, email: str, now: datetime) -> Rendered:
+    async def alert(self, session: AsyncSession, delivery: DeliveryRecord, *, now: datetime) -> Rendered:
+        """The words of one renewal alert message, from its alert and the contract's watch as they are
+        now, with a link valid from ``now``."""
+        detail = {
+            **await alert_context(session, delivery, default_notice_days=self.default_notice_days),
+            **delivery.detail,
+        }
+        # Escalated or not as the message was queued, whatever level the alert has reached since.
+        detail["escalated"] = int(delivery.detail.get("level") or 0) > 0
         expires = now + timedelta(days=self.link_valid_days)
         token = self.signer.sign(
             LinkClaims(
                 alert_id=uuid.UUID(detail["alert_id"]),
                 contract_id=uuid.UUID(detail["contract_id"]),
-                recipient_email=email,
+                recipient_email=delivery.recipient_email,
                 recipient_role=detail["role"],
                 expires_at=expires,
                 purpose="act",
@@ -296,3 +310,39 @@ class Composer:
         return render_alert(
             context_from(detail, link=f"{self.public_url}/act/{token}", link_expires=link_expires)
         )
+
+
+async def alert_context(
+    session: AsyncSession, delivery: DeliveryRecord, *, default_notice_days: int
+) -> dict[str, Any]:
+    """What an alert message says of its contract, read from the alert and the watch (context_detail's
+    shape); a contract no longer watched (the watch is being rebuilt) is named by its reference."""
+    alert = await session.get(AlertRecord, delivery.alert_id) if delivery.alert_id else None
+    watch = await session.get(WatchedContractRecord, delivery.contract_id) if delivery.contract_id else None
+    if alert is None:
+        raise LookupError(f"delivery {delivery.id} names no alert: it cannot be written as a renewal alert")
+    reference = watch.reference if watch else alert.contract_reference
+    return context_detail(
+        AlertContext(
+            reference=reference,
+            title=watch.title if watch else reference,
+            supplier=watch.supplier_name if watch else None,
+            annual_value=watch.annual_value if watch else None,
+            term_end=alert.term_end,
+            act_by=alert.act_by,
+            today=alert.raised_at.astimezone(LONDON).date(),
+            kind=alert.kind,
+            renewal_type=watch.renewal_type if watch else "none",
+            renewal_period_months=watch.renewal_period_months if watch else None,
+            extension_options_left=watch.extension_options_left if watch else 0,
+            notice_days=(watch.notice_period_days or default_notice_days) if watch else default_notice_days,
+            notice_unknown=watch.notice_unknown if watch else False,
+            role=delivery.role,
+            recipient_name=delivery.recipient_name,
+            link=None,
+            link_expires=None,
+            problems=tuple(watch.problems) if watch else (),
+            escalated=alert.level > 0,
+            decided=watch is not None and watch.decided_term_end == alert.term_end,
+        )
+    )

@@ -22,10 +22,9 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Table, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from estate_contracts import notification_events as ev
@@ -47,7 +46,6 @@ from estate_notifications.application.messages import (
     Composer,
     Rendered,
     alert_subject,
-    context_detail,
     long_date,
     render_digest,
     render_notice,
@@ -61,11 +59,24 @@ from estate_notifications.application.watch import (
     plan_for,
 )
 from estate_notifications.domain.renewal import AlertPolicy, RenewalPlan, Step, StepKind
+from estate_runtime.db import insert_ignoring_duplicates, update_by_key
+from estate_runtime.memory import cyclic_gc_paused
 from estate_runtime.workdays import WorkingCalendar, add_working_days
 
 log = logging.getLogger(__name__)
 
 CHAIN = ("contract_owner", "budget_holder", "tda")
+WATCH_STATE = (
+    "contract_id",
+    "term_end",
+    "act_by",
+    "notice_unknown",
+    "last_raised_on",
+    "next_due_on",
+    "problems",
+)
+"""The watch's columns a sweep writes back (see watch.apply_plan)."""
+WATCH_TABLE = cast(Table, WatchedContractRecord.__table__)
 """Who an alert goes to, level by level, while nobody acknowledges it."""
 
 
@@ -118,14 +129,20 @@ class Sweeper:
         self.config = config
         self.calendar = calendar
         self.signer = signer
-        self.composer = Composer(signer, public_url=config.public_url, link_valid_days=config.link_valid_days)
+        self.composer = Composer(
+            signer,
+            public_url=config.public_url,
+            link_valid_days=config.link_valid_days,
+            default_notice_days=config.policy.default_notice_days,
+        )
 
     async def run(self, now: datetime) -> SweepReport:
         report = SweepReport()
-        await self.raise_due_steps(now, report)
-        await self.escalate(now, report)
-        await self.conditions(now, report)
-        await self.digests(now, report)
+        with cyclic_gc_paused():  # a batch holds thousands of rows at once; see estate_runtime.memory
+            await self.raise_due_steps(now, report)
+            await self.escalate(now, report)
+            await self.conditions(now, report)
+            await self.digests(now, report)
         return report
 
     # -- renewal steps ------------------------------------------------------------------------------
@@ -148,20 +165,24 @@ class Sweeper:
                 ).all()
                 if not rows:
                     return
-                with session.no_autoflush:
-                    systems = await self._system_owners(session, rows)
-                    preferences = await self._preferences(session)
-                    batch = _Batch()
-                    rolled: list[tuple[uuid.UUID, date]] = []
-                    for record in rows:
-                        report.contracts_looked_at += 1
-                        plan = plan_for(record, book=book, today=today, calendar=self.calendar)
-                        previous, running = record.term_end, plan.position
-                        if previous is not None and running is not None and previous != running.term_end:
-                            rolled.append((record.contract_id, previous))
-                        if plan.raise_now is not None and plan.position is not None:
-                            self._raise(batch, record, plan, plan.raise_now, now, systems, preferences)
-                        apply_plan(record, plan, today=today, raised=True)
+                # The rows are read, planned and written back in bulk: no per-row ORM flush.
+                session.expunge_all()
+                systems = await self._system_owners(session, rows)
+                preferences = await self._preferences(session)
+                batch = _Batch()
+                states: list[dict[str, Any]] = []
+                rolled: list[tuple[uuid.UUID, date]] = []
+                for record in rows:
+                    report.contracts_looked_at += 1
+                    plan = plan_for(record, book=book, today=today, calendar=self.calendar)
+                    previous, running = record.term_end, plan.position
+                    if previous is not None and running is not None and previous != running.term_end:
+                        rolled.append((record.contract_id, previous))
+                    if plan.raise_now is not None and plan.position is not None:
+                        self._raise(batch, record, plan, plan.raise_now, now, systems, preferences)
+                    apply_plan(record, plan, today=today, raised=True)
+                    states.append({name: getattr(record, name) for name in WATCH_STATE})
+                await update_by_key(session, WATCH_TABLE, states)
                 await self._write(session, batch, now, report)
                 # A tacit term that rolled over is behind us: its open alerts (the end-of-term one) close,
                 # rather than escalate to the budget holder and the TDA about a term nobody can act on.
@@ -334,13 +355,17 @@ class Sweeper:
         )
         frequency = preferences.get(person.email, "immediate")
         hold_until = None if urgent or frequency == "immediate" else self._digest_time(now, frequency)
+        # Only what the alert and the watch do not hold: the sender writes the words from those rows.
         detail = {
-            **context_detail(context),
             "alert_id": str(alert.id),
             "contract_id": str(record.contract_id),
             "contract_reference": record.reference,
             "rung_days": alert.rung_days,
+            "act_by": alert.act_by.isoformat(),
+            "today": today.isoformat(),
             "level": alert.level,
+            "role": role,
+            "recipient_name": person.name,
             "frequency": frequency,
         }
         subject = alert_subject(context)
@@ -421,7 +446,7 @@ class Sweeper:
             events += [event_row(event, now) for event in outcome.events]
         report.deliveries += len(await _insert_many_ignore(session, DeliveryRecord, deliveries))
         if events:
-            await session.execute(insert(outbox_table), events)
+            await insert_ignoring_duplicates(session, outbox_table, events)
             report.events += len(events)
 
     @staticmethod
@@ -517,7 +542,7 @@ class Sweeper:
                         events += [event_row(event, now) for event in outcome.events]
                 report.deliveries += len(await _insert_many_ignore(session, DeliveryRecord, deliveries))
                 if events:
-                    await session.execute(insert(outbox_table), events)
+                    await insert_ignoring_duplicates(session, outbox_table, events)
                     report.events += len(events)
 
     # -- procurement conditions ---------------------------------------------------------------------
@@ -570,10 +595,10 @@ class Sweeper:
                 report.condition_notices += added
                 report.deliveries += added
 
-    def _body(self, item: DeliveryRecord, now: datetime) -> str:
+    async def _body(self, session: AsyncSession, item: DeliveryRecord, now: datetime) -> str:
         if item.body_text is not None:
             return item.body_text
-        return self.composer.alert(item.detail, email=item.recipient_email, now=now).text
+        return (await self.composer.alert(session, item, now=now)).text
 
     # -- digests ------------------------------------------------------------------------------------
 
@@ -595,7 +620,7 @@ class Sweeper:
                 digest_id = uuid.uuid4()
                 period = "weekly" if items[0].detail.get("frequency") == "weekly" else "daily"
                 rendered = render_digest(
-                    [(item.subject, self._body(item, now)) for item in items],
+                    [(item.subject, await self._body(session, item, now)) for item in items],
                     recipient_name=items[0].recipient_name,
                     period=period,
                 )
@@ -627,16 +652,9 @@ class Sweeper:
 async def _insert_many_ignore(
     session: AsyncSession, record: type[Any], rows: list[dict[str, Any]]
 ) -> set[uuid.UUID]:
-    """INSERT ... ON CONFLICT DO NOTHING of many rows; the ids inserted. One cached statement, sent in
-    batches of rows (SQLAlchemy's insertmanyvalues), so a thousand rows cost a few round trips."""
-    if not rows:
-        return set()
-    table = record.__table__
-    dialect = session.get_bind().dialect.name
-    insert_for = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert_for(table).on_conflict_do_nothing().returning(table.c.id)
-    result = await session.execute(stmt, rows)
-    return {row[0] for row in result}
+    """Insert the rows that clash with no unique key (ON CONFLICT DO NOTHING); the ids inserted."""
+    inserted: set[uuid.UUID] = await insert_ignoring_duplicates(session, record.__table__, rows)
+    return inserted
 
 
 def delivery_row(

@@ -33,6 +33,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from enum import StrEnum
+from functools import lru_cache
 
 from estate_runtime.errors import InvalidTransition, InvalidValue
 from estate_runtime.workdays import WorkingCalendar, previous_working_day
@@ -146,6 +147,8 @@ def terms_problems(terms: ContractTerms, *, default_notice_days: int = 90) -> li
         )
     if terms.renewal_type == TACIT and not terms.renewal_period_months:
         problems.append("tacit renewal needs a renewal period in months: add it in the register")
+    elif terms.renewal_period_months is not None and terms.renewal_period_months < 0:
+        problems.append("the renewal period is negative: correct it in the register")
     if terms.notice_period_days is not None and terms.notice_period_days < 0:
         problems.append("the notice period is negative: correct it in the register")
     if terms.internal_lead_time_days < 0:
@@ -224,10 +227,32 @@ def schedule(
     decided: bool = False,
 ) -> list[Step]:
     """Every step of the running term, in the order they fall due, at most one per day."""
-    act_by, term_end = position.act_by, position.term_end
+    return list(
+        _schedule(
+            position.act_by,
+            position.term_end,
+            policy.ladder.rungs,
+            policy.overdue_every_days,
+            decided,
+            calendar,  # type: ignore[arg-type]  # every calendar is hashable (by identity)
+        )
+    )
+
+
+@lru_cache(maxsize=65_536)
+def _schedule(
+    act_by: date,
+    term_end: date,
+    rungs: tuple[int, ...],
+    overdue_every_days: int,
+    decided: bool,
+    calendar: WorkingCalendar,
+) -> tuple[Step, ...]:
+    # Cached: contracts that fall due on the same day share their dates, so a sweep over a national
+    # estate works each schedule out once. Steps are immutable, and the result is a tuple.
     steps: list[Step] = []
     if not decided:
-        for rung in policy.ladder.rungs:
+        for rung in rungs:
             steps.append(
                 Step(previous_working_day(act_by - timedelta(days=rung), calendar), rung, StepKind.LADDER)
             )
@@ -238,16 +263,19 @@ def schedule(
                     _next_working_day(day, calendar, before=term_end), -(day - act_by).days, StepKind.OVERDUE
                 )
             )
-            day += timedelta(days=policy.overdue_every_days)
+            day += timedelta(days=overdue_every_days)
     steps.append(Step(term_end, -(term_end - act_by).days, StepKind.TERM_END))
     by_day: dict[date, Step] = {}
     for step in sorted(steps, key=lambda s: (s.due_on, _urgency(s))):
         by_day[step.due_on] = step  # the most urgent of a day's steps wins
-    return sorted(by_day.values())
+    return tuple(sorted(by_day.values()))
+
+
+_URGENCY = {StepKind.LADDER: 0, StepKind.OVERDUE: 1, StepKind.TERM_END: 2}
 
 
 def _urgency(step: Step) -> tuple[int, int]:
-    return ({StepKind.LADDER: 0, StepKind.OVERDUE: 1, StepKind.TERM_END: 2}[step.kind], -step.rung_days)
+    return (_URGENCY[step.kind], -step.rung_days)
 
 
 def _next_working_day(day: date, calendar: WorkingCalendar, *, before: date) -> date:
@@ -309,15 +337,26 @@ def plan_renewal(
         terms, today=today, default_notice_days=policy.default_notice_days, calendar=calendar
     )
     decided_ends = set(decided_term_ends)
-    ended = sorted(d for d in decided_ends if terms.current_term_end <= d < position.term_end)
-    if ended:
+    for end in sorted(d for d in decided_ends if terms.current_term_end <= d < position.term_end):
         # A term the owner decided to end (terminate, re-procure) does not roll over tacitly: the notice
-        # was given, so the contract ends with that term and no later term's ladder starts.
-        position = renewal_position(
-            terms, today=ended[0], default_notice_days=policy.default_notice_days, calendar=calendar
+        # was given, so the contract ends with that term and no later term's ladder starts. Only a date
+        # that is one of this contract's term ends counts (a stale one, from before the register moved
+        # the term end, would freeze the watch on a past term).
+        ended = renewal_position(
+            terms, today=end, default_notice_days=policy.default_notice_days, calendar=calendar
         )
+        if ended.term_end == end:
+            position = ended
+            break
     decided = position.term_end in decided_ends
-    steps = tuple(schedule(position, policy=policy, calendar=calendar, decided=decided))
+    steps = _schedule(
+        position.act_by,
+        position.term_end,
+        policy.ladder.rungs,
+        policy.overdue_every_days,
+        decided,
+        calendar,  # type: ignore[arg-type]  # every calendar is hashable (by identity)
+    )
     if state.term_end != position.term_end:
         state = WatchState(term_end=position.term_end)
     pending = [s for s in steps if state.last_raised_on is None or s.due_on > state.last_raised_on]
@@ -350,7 +389,7 @@ def _next_due(
     if pending:
         past = [s for s in pending if s.due_on <= today]
         return past[-1].due_on if past else pending[0].due_on
-    if terms.renewal_type == TACIT and terms.renewal_period_months and not decided:
+    if terms.renewal_type == TACIT and (terms.renewal_period_months or 0) > 0 and not decided:
         return position.term_end + timedelta(days=1)  # the term rolls over: the next term's ladder
     return None
 

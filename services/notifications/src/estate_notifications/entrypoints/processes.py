@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime
 
 from fastapi import FastAPI
 from faststream import FastStream
@@ -92,68 +94,98 @@ async def _pause(stop: asyncio.Event, seconds: float) -> None:
         await asyncio.wait_for(stop.wait(), timeout=seconds)
 
 
-async def run_sweep_async(
-    container: Container | None = None, stop: asyncio.Event | None = None, *, once: bool = False
+async def _repeat(
+    container: Container | None,
+    stop: asyncio.Event | None,
+    *,
+    once: bool,
+    what: str,
+    interval: Callable[[Container], float],
+    work: Callable[[Container], Callable[[datetime], Awaitable[bool]]],
 ) -> None:
-    """Sweep every ``sweep_interval_seconds``: raise due steps, escalate, condition notices, digests."""
+    """Run ``work`` at the container's clock until stopped (or once). ``work`` answers whether it found
+    something to do; the loop pauses ``interval`` seconds when it did not, and after a failure (a
+    database that is down), which is logged and never ends the process."""
     configure_logging(SERVICE)
     if container is None:
         settings = NotificationsSettings()
         processes.serve_service_metrics(settings)
         container = bootstrap(settings)
     stop = stop or processes.stop_event()
-    sweeper = container.sweeper()
+    step = work(container)
     try:
         while not stop.is_set():
             try:
-                report = await sweeper.run(container.clock())
-            except Exception:  # a database that is down: try again at the next tick, never exit
-                log.exception("sweep failed; retrying at the next tick")
-            else:
-                for kind, count in report.by_kind.items():
-                    ALERTS_RAISED.labels(kind).inc(count)
-                ESCALATIONS.inc(report.escalations)
-                if report.alerts_raised or report.escalations or report.deliveries:
-                    log.info(
-                        "sweep: %d alerts raised, %d escalations, %d messages queued, %d digests",
-                        report.alerts_raised,
-                        report.escalations,
-                        report.deliveries,
-                        report.digests,
-                    )
+                busy = await step(container.clock())
+            except Exception:
+                log.exception("%s failed; trying again shortly", what)
+                busy = False
             if once:
                 break
-            await _pause(stop, container.settings.sweep_interval_seconds)
+            if not busy:
+                await _pause(stop, interval(container))
     finally:
         await container.close()
+
+
+def _sweeping(container: Container) -> Callable[[datetime], Awaitable[bool]]:
+    sweeper = container.sweeper()
+
+    async def sweep(now: datetime) -> bool:
+        report = await sweeper.run(now)
+        for kind, count in report.by_kind.items():
+            ALERTS_RAISED.labels(kind).inc(count)
+        ESCALATIONS.inc(report.escalations)
+        if report.alerts_raised or report.escalations or report.deliveries:
+            log.info(
+                "sweep: %d alerts raised, %d escalations, %d messages queued, %d digests",
+                report.alerts_raised,
+                report.escalations,
+                report.deliveries,
+                report.digests,
+            )
+        return False  # the sweep always waits for its next tick
+
+    return sweep
+
+
+def _sending(container: Container) -> Callable[[datetime], Awaitable[bool]]:
+    dispatcher = container.dispatcher()
+
+    async def send(now: datetime) -> bool:
+        report = await dispatcher.run_once(now)
+        DELIVERIES.labels("sent").inc(report.sent)
+        DELIVERIES.labels("failed").inc(report.failed)
+        if report.claimed:
+            log.info("sender: %d sent, %d failed", report.sent, report.failed)
+        return report.claimed > 0
+
+    return send
+
+
+async def run_sweep_async(
+    container: Container | None = None, stop: asyncio.Event | None = None, *, once: bool = False
+) -> None:
+    """Sweep every ``sweep_interval_seconds``: raise due steps, escalate, condition notices, digests."""
+    await _repeat(
+        container,
+        stop,
+        once=once,
+        what="sweep",
+        interval=lambda c: c.settings.sweep_interval_seconds,
+        work=_sweeping,
+    )
 
 
 async def run_sender_async(
     container: Container | None = None, stop: asyncio.Event | None = None, *, once: bool = False
 ) -> None:
     """Send due messages; pause ``dispatch_interval_seconds`` when there is nothing to send."""
-    configure_logging(SERVICE)
-    if container is None:
-        settings = NotificationsSettings()
-        processes.serve_service_metrics(settings)
-        container = bootstrap(settings)
-    stop = stop or processes.stop_event()
-    dispatcher = container.dispatcher()
-    try:
-        while not stop.is_set():
-            try:
-                report = await dispatcher.run_once(container.clock())
-            except Exception:
-                log.exception("sending failed; retrying shortly")
-                await _pause(stop, container.settings.dispatch_interval_seconds)
-                continue
-            DELIVERIES.labels("sent").inc(report.sent)
-            DELIVERIES.labels("failed").inc(report.failed)
-            if report.claimed:
-                log.info("sender: %d sent, %d failed", report.sent, report.failed)
-            if once:
-                break
-            if not report.claimed:
-                await _pause(stop, container.settings.dispatch_interval_seconds)
-    finally:
-        await container.close()
+    await _repeat(
+        container,
+        stop,
+        once=once,
+        what="sending",
+        interval=lambda c: c.settings.dispatch_interval_seconds,
+        work=_sending,
+    )

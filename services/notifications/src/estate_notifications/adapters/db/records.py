@@ -71,8 +71,8 @@ class WatchedContractRecord(Base):
 
     __tablename__ = "watched_contracts"
     __table_args__ = (
-        # The sweep's one query: contracts whose next step has come due.
-        Index("ix_watched_contracts_next_due_on", "next_due_on"),
+        # The sweep's one query: contracts whose next step has come due, in the order it takes them.
+        Index("ix_watched_contracts_next_due_on", "next_due_on", "contract_id"),
         Index("ix_watched_contracts_owner_email", "owner_email"),
         Index("ix_watched_contracts_budget_holder_email", "budget_holder_email"),
         CheckConstraint("version >= 1", name="version_positive"),

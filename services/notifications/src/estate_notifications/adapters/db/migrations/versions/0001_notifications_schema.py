@@ -6,7 +6,7 @@ exactly-once rules the database's: one alert per step of a contract term, one de
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-21 13:56:33.206018
+Create Date: 2026-11-21 14:24:47.765516
 """
 
 from collections.abc import Sequence
@@ -190,7 +190,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('watched_contracts', schema=None) as batch_op:
         batch_op.create_index('ix_watched_contracts_budget_holder_email', ['budget_holder_email'], unique=False)
-        batch_op.create_index('ix_watched_contracts_next_due_on', ['next_due_on'], unique=False)
+        batch_op.create_index('ix_watched_contracts_next_due_on', ['next_due_on', 'contract_id'], unique=False)
         batch_op.create_index('ix_watched_contracts_owner_email', ['owner_email'], unique=False)
 
     op.create_table('watched_systems',
