@@ -189,7 +189,8 @@ def render_alert(ctx: AlertContext) -> Rendered:
             "It does not renew by itself: without a decision the service stops at the end of the term."
         )
     if ctx.extension_options_left:
-        lines.append(f"{ctx.extension_options_left} extension option(s) are left.")
+        left = ctx.extension_options_left
+        lines.append("One extension option is left." if left == 1 else f"{left} extension options are left.")
     if ctx.notice_unknown:
         lines.append(
             f"No notice period is recorded for this contract, so the date assumes {ctx.notice_days} days' "
