@@ -27,26 +27,13 @@ from typing import Final
 
 from icalendar import Alarm, Calendar, Event, vDuration, vText
 
+from estate_notifications.domain.dates import long_date
+
 PRODID: Final = "-//Estate//Renewals//EN"
 # How often subscribers should fetch the feed again; Outlook reads X-PUBLISHED-TTL, RFC 7986 clients
 # REFRESH-INTERVAL.
 REFRESH: Final = timedelta(hours=1)
 ALARM_BEFORE: Final = timedelta(days=7)
-
-MONTHS: Final = (
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-)
 
 
 @dataclass(frozen=True)
@@ -129,7 +116,7 @@ def _act_by_event(entry: FeedEntry, uid: str, act_by: date, stamp: datetime) -> 
     lines = [
         f"Decide by this date whether to renew, extend, re-procure or terminate {entry.title}"
         f"{_supplier(entry)}. The supplier must be given notice after this date and at least the "
-        f"contract's notice period before the term ends on {_day(entry.term_end)}."
+        f"contract's notice period before the term ends on {long_date(entry.term_end)}."
     ]
     if entry.notice_unknown:
         lines.append("Notice period unknown: the date assumes the default notice period; check the contract.")
@@ -179,8 +166,3 @@ def _all_day_event(
 
 def _supplier(entry: FeedEntry) -> str:
     return f" ({entry.supplier})" if entry.supplier else ""
-
-
-def _day(day: date) -> str:
-    # Spelled out here rather than with %B, which follows the process locale.
-    return f"{day.day} {MONTHS[day.month - 1]} {day.year}"

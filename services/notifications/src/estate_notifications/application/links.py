@@ -40,6 +40,8 @@ from datetime import UTC, datetime
 from typing import Any, Final, Literal, get_args
 from zoneinfo import ZoneInfo
 
+from estate_notifications.domain.dates import long_date
+
 Purpose = Literal["act"]
 PURPOSES: Final[frozenset[str]] = frozenset(get_args(Purpose))
 
@@ -49,20 +51,6 @@ MIN_SECRET_LENGTH: Final = 32
 MAX_TOKEN_LENGTH: Final = 1024
 
 LONDON: Final = ZoneInfo("Europe/London")
-MONTHS: Final = (
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-)
 
 INVALID_DETAIL: Final = (
     "This link is not valid: it may have been altered or copied incompletely. "
@@ -88,7 +76,7 @@ class ExpiredLink(InvalidLink):
     def __init__(self, expired_at: datetime) -> None:
         local = expired_at.astimezone(LONDON)
         super().__init__(
-            f"This link expired on {local.day} {MONTHS[local.month - 1]} {local.year} at {local:%H:%M}. "
+            f"This link expired on {long_date(local.date())} at {local:%H:%M}. "
             "Sign in to Estate to acknowledge the alert or record the decision.",
             reason="expired",
         )

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from estate_notifications.adapters.db.records import AlertRecord, DeliveryRecord, WatchedContractRecord
 from estate_notifications.application.links import LinkClaims, LinkSigner
+from estate_notifications.domain.dates import long_date
 
 LONDON = ZoneInfo("Europe/London")
 
@@ -45,11 +46,6 @@ ROLE_WORDS = {
     "requester": "the requester",
     "condition_owner": "the owner of the condition",
 }
-
-
-def long_date(day: date) -> str:
-    """3 March 2027 (GOV.UK date style)."""
-    return f"{day.day} {day:%B %Y}"
 
 
 def _money(value: Decimal) -> str:
