@@ -56,6 +56,7 @@ class Container:
             tda_name=s.tda_name,
             urgent_within_days=s.urgent_within_days,
             digest_hour=s.digest_hour,
+            decision_confirm_hours=s.decision_confirm_hours,
             public_url=s.public_url,
             link_valid_days=s.link_valid_days,
             teams=bool(s.teams_webhook_url),

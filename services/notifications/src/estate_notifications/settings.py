@@ -59,6 +59,13 @@ class NotificationsSettings(ServiceSettings):
         "even to people who chose a digest.",
     )
     digest_hour: int = Field(default=8, ge=0, le=23, description="Local (Europe/London) hour digests go out.")
+    decision_confirm_hours: float = Field(
+        default=24.0,
+        gt=0,
+        le=24 * 30,
+        description="A renewal decision the register has not recorded after this long resumes the term's "
+        "alerts, and the TDA and the decider are told.",
+    )
 
     # Time.
     sweep_interval_seconds: float = Field(default=60.0, gt=0, le=3600)

@@ -333,6 +333,9 @@ async def record_decision(
         session, record.contract_id, reason="decided", now=now, term_end=position.term_end
     )
     decision_id = uuid.uuid4()
+    # Until the register confirms it (its snapshot carries this decision), the sweep keeps an eye on it.
+    record.pending_decision_id, record.pending_decision_at = decision_id, now
+    record.pending_decision_by = person.email
     await add_event(
         session,
         ev.RenewalDecisionSubmitted(

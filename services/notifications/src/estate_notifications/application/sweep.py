@@ -90,6 +90,7 @@ class AlertConfig:
     tda_name: str = "Technical Design Authority"
     urgent_within_days: int = 14
     digest_hour: int = 8
+    decision_confirm_hours: float = 24.0
     public_url: str = "http://127.0.0.1:8002"
     link_valid_days: int = 60
     teams: bool = False
@@ -103,6 +104,7 @@ class SweepReport:
     escalations: int = 0
     digests: int = 0
     condition_notices: int = 0
+    decisions_unconfirmed: int = 0
     deliveries: int = 0
     events: int = 0
     by_kind: dict[str, int] = field(default_factory=lambda: defaultdict(int))
@@ -142,6 +144,7 @@ class Sweeper:
             await self.raise_due_steps(now, report)
             await self.escalate(now, report)
             await self.conditions(now, report)
+            await self.unconfirmed_decisions(now, report)
             await self.digests(now, report)
         return report
 
@@ -544,6 +547,74 @@ class Sweeper:
                 if events:
                     await insert_ignoring_duplicates(session, outbox_table, events)
                     report.events += len(events)
+
+    # -- decisions the register has not recorded -----------------------------------------------------
+
+    async def unconfirmed_decisions(self, now: datetime, report: SweepReport) -> None:
+        """A decision recorded here stops its term's alerts at once; the register then records it on the
+        contract. If the register has not done so after ``decision_confirm_hours`` (it refused the
+        decision, or its worker is down), the alerts resume, so that no renewal slips by on a decision that
+        was never taken, and the TDA and the person who decided are told why."""
+        cutoff = now - timedelta(hours=self.config.decision_confirm_hours)
+        async with self.sessions() as session, session.begin():
+            rows = (
+                await session.scalars(
+                    select(WatchedContractRecord)
+                    .where(WatchedContractRecord.pending_decision_at < cutoff)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            if not rows:
+                return
+            book = await PolicyBook.load(session, self.config.policy)
+            today = london_today(now)
+            for record in rows:
+                decision_id, decided_by = record.pending_decision_id, record.pending_decision_by
+                term_end = record.decided_term_end
+                record.decided_term_end = None
+                record.pending_decision_id = record.pending_decision_at = record.pending_decision_by = None
+                apply_plan(
+                    record,
+                    plan_for(record, book=book, today=today, calendar=self.calendar),
+                    today=today,
+                    raised=False,
+                )
+                when = long_date(term_end) if term_end else "the current term"
+                paragraphs = [
+                    f"A renewal decision for {record.reference} {record.title} (the term ending {when}) was "
+                    f"recorded in Estate by {decided_by or 'its owner'}, but the register has not recorded it on "
+                    f"the contract after {self.config.decision_confirm_hours:g} hours.",
+                    "The register may have refused it (look for it in the register worker's dead letters) or "
+                    "be unable to take it. Renewal alerts for this term have started again; record the decision "
+                    "again once the reason is put right.",
+                ]
+                recipients = [("tda", Person(self.config.tda_email.lower(), self.config.tda_name))]
+                if decided_by:
+                    recipients.append(("contract_owner", Person(decided_by.lower(), None)))
+                for role, person in recipients:
+                    rendered = render_notice(
+                        f"Renewal decision not recorded: {record.reference} {record.title}",
+                        paragraphs,
+                        recipient_name=person.name,
+                    )
+                    report.deliveries += await self.add_delivery(
+                        session,
+                        key=f"unconfirmed:{decision_id}:{role}:{person.email}:email",
+                        kind="decision_unconfirmed",
+                        role=role,
+                        person=person,
+                        channel="email",
+                        rendered=rendered,
+                        detail={"decision_id": str(decision_id), "contract_reference": record.reference},
+                        now=now,
+                    )
+                report.decisions_unconfirmed += 1
+                log.warning(
+                    "renewal decision %s on %s not recorded by the register after %s hours: alerts resumed",
+                    decision_id,
+                    record.reference,
+                    self.config.decision_confirm_hours,
+                )
 
     # -- procurement conditions ---------------------------------------------------------------------
 

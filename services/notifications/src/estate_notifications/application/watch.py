@@ -163,7 +163,15 @@ async def project_contract(
     previous_term = record.term_end if record else None
     if record is None:
         record = WatchedContractRecord(
-            contract_id=snapshot.id, ladder=None, term_end=None, last_raised_on=None, problems=[]
+            contract_id=snapshot.id,
+            ladder=None,
+            term_end=None,
+            last_raised_on=None,
+            problems=[],
+            pending_decision_id=None,
+            pending_decision_at=None,
+            pending_decision_by=None,
+            decided_term_end=None,
         )
         session.add(record)
     record.version = snapshot.version
@@ -194,6 +202,16 @@ async def project_contract(
     today = london_today(now)
     plan = plan_for(record, book=book, today=today, calendar=calendar)
     apply_plan(record, plan, today=today, raised=False)
+    if record.pending_decision_id is not None and (
+        (
+            snapshot.latest_renewal_decision
+            and snapshot.latest_renewal_decision.id == record.pending_decision_id
+        )
+        or plan.position is None
+        or plan.position.term_end != record.decided_term_end
+    ):
+        # The register recorded the decision, or the term it was for is over: nothing is pending.
+        record.pending_decision_id = record.pending_decision_at = record.pending_decision_by = None
     await session.flush()
     if plan.position is None:
         await close_alerts(session, snapshot.id, reason="contract_ended", now=now)

@@ -75,6 +75,8 @@ class WatchedContractRecord(Base):
         Index("ix_watched_contracts_next_due_on", "next_due_on", "contract_id"),
         Index("ix_watched_contracts_owner_email", "owner_email"),
         Index("ix_watched_contracts_budget_holder_email", "budget_holder_email"),
+        # Decisions the register has not confirmed, oldest first (a handful at most).
+        Index("ix_watched_contracts_pending_decision_at", "pending_decision_at"),
         CheckConstraint("version >= 1", name="version_positive"),
     )
 
@@ -101,7 +103,11 @@ class WatchedContractRecord(Base):
     ladder: Mapped[list[int] | None] = mapped_column(JSON(none_as_null=True))
     """Rungs set for this contract (days before act-by), overriding its type's and the default."""
     decided_term_end: Mapped[date | None] = mapped_column(Date)
-    """The term a terminate or re-procure decision was recorded for: its steps stop."""
+    """The term a decision was recorded for: its ladder stops."""
+    pending_decision_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    """A decision recorded here and sent to the register, which has not yet recorded it on the contract."""
+    pending_decision_at: Mapped[datetime | None]
+    pending_decision_by: Mapped[str | None] = mapped_column(String(320))
     problems: Mapped[list[str]]
     # The watch's own state (see domain.renewal.WatchState and RenewalPlan).
     term_end: Mapped[date | None] = mapped_column(Date)

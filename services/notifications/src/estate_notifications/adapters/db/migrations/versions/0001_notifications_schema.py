@@ -6,7 +6,7 @@ exactly-once rules the database's: one alert per step of a contract term, one de
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-21 14:24:47.765516
+Create Date: 2026-11-21 15:02:59.561162
 """
 
 from collections.abc import Sequence
@@ -178,6 +178,9 @@ def upgrade() -> None:
     sa.Column('system_ids', sa.JSON(), nullable=False),
     sa.Column('ladder', sa.JSON(none_as_null=True), nullable=True),
     sa.Column('decided_term_end', sa.Date(), nullable=True),
+    sa.Column('pending_decision_id', sa.Uuid(), nullable=True),
+    sa.Column('pending_decision_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('pending_decision_by', sa.String(length=320), nullable=True),
     sa.Column('problems', sa.JSON(), nullable=False),
     sa.Column('term_end', sa.Date(), nullable=True),
     sa.Column('act_by', sa.Date(), nullable=True),
@@ -192,6 +195,7 @@ def upgrade() -> None:
         batch_op.create_index('ix_watched_contracts_budget_holder_email', ['budget_holder_email'], unique=False)
         batch_op.create_index('ix_watched_contracts_next_due_on', ['next_due_on', 'contract_id'], unique=False)
         batch_op.create_index('ix_watched_contracts_owner_email', ['owner_email'], unique=False)
+        batch_op.create_index('ix_watched_contracts_pending_decision_at', ['pending_decision_at'], unique=False)
 
     op.create_table('watched_systems',
     sa.Column('system_id', sa.Uuid(), nullable=False),
@@ -216,6 +220,7 @@ def downgrade() -> None:
     drop_eventing_tables(op)
     op.drop_table('watched_systems')
     with op.batch_alter_table('watched_contracts', schema=None) as batch_op:
+        batch_op.drop_index('ix_watched_contracts_pending_decision_at')
         batch_op.drop_index('ix_watched_contracts_owner_email')
         batch_op.drop_index('ix_watched_contracts_next_due_on')
         batch_op.drop_index('ix_watched_contracts_budget_holder_email')
