@@ -30,9 +30,12 @@ from sqlalchemy import (
     Table,
     TypeDecorator,
     Uuid,
+    bindparam,
     event,
     text,
+    update,
 )
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -291,8 +294,6 @@ async def insert_ignoring_duplicates(
     (key,) = table.primary_key.columns
     names = list(rows[0])
     if session.get_bind().dialect.name != "postgresql":
-        from sqlalchemy.dialects import sqlite
-
         statement = sqlite.insert(table).on_conflict_do_nothing().returning(key)
         return {row[0] for row in await session.execute(statement, list(rows))}
     params, casts, selects = _unnest_columns(table, names, rows)
@@ -319,8 +320,6 @@ async def update_by_key(session: AsyncSession, table: Table, rows: Sequence[Mapp
     (key,) = table.primary_key.columns
     names = [name for name in rows[0] if name != key.name]
     if session.get_bind().dialect.name != "postgresql":
-        from sqlalchemy import bindparam, update
-
         statement = (
             update(table)
             .where(key == bindparam("_key"))

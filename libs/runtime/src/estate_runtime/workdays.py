@@ -1,4 +1,5 @@
-"""Working-day arithmetic on any calendar; pure Python, so a domain package may import it.
+"""Working-day and calendar-month arithmetic on any calendar; pure Python, so a domain package may
+import it.
 
 Deadlines are calendar dates in Europe/London. A deadline that falls on a weekend or an England-and-Wales
 bank holiday moves to the previous working day; "due in N working days" counts only working days.
@@ -6,6 +7,7 @@ bank holiday moves to the previous working day; "due in N working days" counts o
 
 from __future__ import annotations
 
+import calendar as _months
 from datetime import date, timedelta
 from typing import Protocol
 
@@ -14,6 +16,14 @@ class WorkingCalendar(Protocol):
     """Which days are working days (weekends and bank holidays are not)."""
 
     def is_working_day(self, day: date) -> bool: ...
+
+
+def add_months(day: date, months: int) -> date:
+    """``day`` plus whole months, clamped to the last day of a shorter month (31 Jan + 1 = 28/29 Feb);
+    ``months`` may be negative. A contract term of N months, or a tacit renewal period, is counted so."""
+    index = day.month - 1 + months
+    year, month = day.year + index // 12, index % 12 + 1
+    return date(year, month, min(day.day, _months.monthrange(year, month)[1]))
 
 
 def previous_working_day(day: date, calendar: WorkingCalendar) -> date:

@@ -55,8 +55,9 @@ from estate_notifications.application import actions
 from estate_notifications.application.calendar_feed import FeedEntry, build_feed
 from estate_notifications.application.links import ExpiredLink, InvalidLink, LinkClaims
 from estate_notifications.application.messages import long_date
-from estate_notifications.application.watch import PolicyBook, london_today
+from estate_notifications.application.watch import PolicyBook
 from estate_notifications.bootstrap import Container
+from estate_notifications.domain.dates import london_today
 from estate_notifications.domain.renewal import ALERTING_STATUSES, RenewalPosition
 from estate_runtime.errors import DomainError, NotFound
 from estate_runtime.problems import Problem, from_domain

@@ -86,8 +86,9 @@ from estate_notifications.api.schemas import (
     TypeLadderOut,
 )
 from estate_notifications.application import actions
-from estate_notifications.application.watch import PolicyBook, london_today, plan_for
+from estate_notifications.application.watch import PolicyBook, plan_for
 from estate_notifications.bootstrap import Container
+from estate_notifications.domain.dates import london_today
 from estate_runtime.auth import ForbiddenError, Principal
 from estate_runtime.errors import InvalidValue, NotFound
 from estate_runtime.problems import Problem

@@ -41,14 +41,8 @@ from estate_notifications.adapters.db.records import (
     WatchedContractRecord,
 )
 from estate_notifications.application.links import hash_token, new_feed_token
-from estate_notifications.application.watch import (
-    PolicyBook,
-    apply_plan,
-    close_alerts,
-    london_today,
-    plan_for,
-    terms_of,
-)
+from estate_notifications.application.watch import PolicyBook, apply_plan, close_alerts, plan_for, terms_of
+from estate_notifications.domain.dates import london_today
 from estate_notifications.domain.renewal import (
     AlertPolicy,
     Ladder,

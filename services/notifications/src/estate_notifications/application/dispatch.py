@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from estate_contracts import notification_events as ev
@@ -149,13 +149,7 @@ class Dispatcher:
             return True
         async with self.sessions() as session, session.begin():
             result = await session.execute(
-                update(DeliveryRecord)
-                .where(
-                    DeliveryRecord.id == delivery.id,
-                    DeliveryRecord.status == "sending",
-                    DeliveryRecord.claimed_by == self.worker_id,
-                )
-                .values(lease_until=now + self.lease)
+                update(DeliveryRecord).where(*self._still_mine(delivery)).values(lease_until=now + self.lease)
             )
         if result.rowcount != 1:  # type: ignore[attr-defined]
             return False
@@ -203,17 +197,21 @@ class Dispatcher:
             )
         )
 
+    def _still_mine(self, delivery: DeliveryRecord) -> tuple[ColumnElement[bool], ...]:
+        """The row is still being sent by this sender: not sent, cancelled or taken over meanwhile."""
+        return (
+            DeliveryRecord.id == delivery.id,
+            DeliveryRecord.status == "sending",
+            DeliveryRecord.claimed_by == self.worker_id,
+        )
+
     async def _sent(
         self, delivery: DeliveryRecord, provider_id: str, now: datetime, rendered: Rendered
     ) -> bool:
         async with self.sessions() as session, session.begin():
             result = await session.execute(
                 update(DeliveryRecord)
-                .where(
-                    DeliveryRecord.id == delivery.id,
-                    DeliveryRecord.status == "sending",
-                    DeliveryRecord.claimed_by == self.worker_id,
-                )
+                .where(*self._still_mine(delivery))
                 .values(
                     status="sent",
                     sent_at=now,
@@ -252,11 +250,7 @@ class Dispatcher:
             # and one another sender took over is that sender's to record.
             await session.execute(
                 update(DeliveryRecord)
-                .where(
-                    DeliveryRecord.id == delivery.id,
-                    DeliveryRecord.status == "sending",
-                    DeliveryRecord.claimed_by == self.worker_id,
-                )
+                .where(*self._still_mine(delivery))
                 .values(
                     status="pending",
                     lease_until=None,

@@ -38,9 +38,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final, Literal, get_args
-from zoneinfo import ZoneInfo
 
-from estate_notifications.domain.dates import long_date
+from estate_notifications.domain.dates import LONDON, long_date
 
 Purpose = Literal["act"]
 PURPOSES: Final[frozenset[str]] = frozenset(get_args(Purpose))
@@ -50,7 +49,6 @@ MIN_SECRET_LENGTH: Final = 32
 # hostile caller cannot make us decode and parse large inputs.
 MAX_TOKEN_LENGTH: Final = 1024
 
-LONDON: Final = ZoneInfo("Europe/London")
 
 INVALID_DETAIL: Final = (
     "This link is not valid: it may have been altered or copied incompletely. "

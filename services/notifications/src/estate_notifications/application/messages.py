@@ -14,15 +14,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from estate_notifications.adapters.db.records import AlertRecord, DeliveryRecord, WatchedContractRecord
 from estate_notifications.application.links import LinkClaims, LinkSigner
-from estate_notifications.domain.dates import long_date
-
-LONDON = ZoneInfo("Europe/London")
+from estate_notifications.domain.dates import london_today, long_date
 
 __all__ = [
     "AlertContext",
@@ -303,7 +300,7 @@ class Composer:
                 purpose="act",
             )
         )
-        link_expires = expires.astimezone(LONDON).date()
+        link_expires = london_today(expires)
         return render_alert(
             context_from(detail, link=f"{self.public_url}/act/{token}", link_expires=link_expires)
         )
@@ -327,7 +324,7 @@ async def alert_context(
             annual_value=watch.annual_value if watch else None,
             term_end=alert.term_end,
             act_by=alert.act_by,
-            today=alert.raised_at.astimezone(LONDON).date(),
+            today=london_today(alert.raised_at),
             kind=alert.kind,
             renewal_type=watch.renewal_type if watch else "none",
             renewal_period_months=watch.renewal_period_months if watch else None,

@@ -20,8 +20,8 @@ from estate_contracts import procurement_events as pe
 from estate_contracts.envelope import Envelope
 from estate_notifications.adapters.db.records import ConditionRecord, DeliveryRecord
 from estate_notifications.application.messages import long_date, render_notice
-from estate_notifications.application.sweep import Person, Sweeper
-from estate_notifications.application.watch import london_today
+from estate_notifications.application.sweep import Person, add_delivery
+from estate_notifications.domain.dates import london_today
 
 OUTCOME_WORDS = {
     "approved": "approved",
@@ -58,7 +58,7 @@ async def _notify(
 ) -> None:
     rendered = render_notice(subject, paragraphs, recipient_name=person.name)
     for channel in ("email", "teams") if teams else ("email",):
-        await Sweeper.add_delivery(
+        await add_delivery(
             session,
             key=f"event:{envelope.id}:{role}:{person.email}:{channel}",
             kind=kind,

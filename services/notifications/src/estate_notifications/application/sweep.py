@@ -50,14 +50,8 @@ from estate_notifications.application.messages import (
     render_digest,
     render_notice,
 )
-from estate_notifications.application.watch import (
-    LONDON,
-    PolicyBook,
-    apply_plan,
-    close_alerts,
-    london_today,
-    plan_for,
-)
+from estate_notifications.application.watch import PolicyBook, apply_plan, close_alerts, plan_for
+from estate_notifications.domain.dates import LONDON, london_today
 from estate_notifications.domain.renewal import AlertPolicy, RenewalPlan, Step, StepKind
 from estate_runtime.db import insert_ignoring_duplicates, update_by_key
 from estate_runtime.memory import cyclic_gc_paused
@@ -437,7 +431,7 @@ class Sweeper:
                 .execution_options(synchronize_session=False)
             )
         deliveries: list[dict[str, Any]] = []
-        events: list[dict[str, Any]] = []
+        events: list[EventPayload] = []
         for alert in batch.new_alerts:
             if alert.id not in inserted:
                 continue
@@ -446,16 +440,8 @@ class Sweeper:
             report.by_kind[alert.kind] += 1
             report.escalations += outcome.escalations
             deliveries += outcome.deliveries
-            events += [event_row(event, now) for event in outcome.events]
-        report.deliveries += len(await _insert_many_ignore(session, DeliveryRecord, deliveries))
-        if events:
-            await insert_ignoring_duplicates(session, outbox_table, events)
-            report.events += len(events)
-
-    @staticmethod
-    async def add_delivery(session: AsyncSession, **fields: Any) -> int:
-        """Add one message, once: 1 if it was added, 0 if a message with this key exists already."""
-        return len(await _insert_many_ignore(session, DeliveryRecord, [delivery_row(**fields)]))
+            events += outcome.events
+        await _write_messages(session, deliveries, events, now, report)
 
     async def _system_owners(
         self, session: AsyncSession, rows: Sequence[WatchedContractRecord]
@@ -529,7 +515,7 @@ class Sweeper:
                     }
                     preferences = await self._preferences(session)
                     deliveries: list[dict[str, Any]] = []
-                    events: list[dict[str, Any]] = []
+                    events: list[EventPayload] = []
                     for record_alert in alerts:
                         record = contracts.get(record_alert.contract_id)
                         if record is None or record_alert.level >= len(CHAIN) - 1:
@@ -542,11 +528,8 @@ class Sweeper:
                         record_alert.escalate_at = outcome.escalate_at
                         report.escalations += outcome.escalations
                         deliveries += outcome.deliveries
-                        events += [event_row(event, now) for event in outcome.events]
-                report.deliveries += len(await _insert_many_ignore(session, DeliveryRecord, deliveries))
-                if events:
-                    await insert_ignoring_duplicates(session, outbox_table, events)
-                    report.events += len(events)
+                        events += outcome.events
+                await _write_messages(session, deliveries, events, now, report)
 
     # -- decisions the register has not recorded -----------------------------------------------------
 
@@ -597,7 +580,7 @@ class Sweeper:
                         paragraphs,
                         recipient_name=person.name,
                     )
-                    report.deliveries += await self.add_delivery(
+                    report.deliveries += await add_delivery(
                         session,
                         key=f"unconfirmed:{decision_id}:{role}:{person.email}:email",
                         kind="decision_unconfirmed",
@@ -652,7 +635,7 @@ class Sweeper:
                     ],
                     recipient_name=condition.owner_name,
                 )
-                added = await self.add_delivery(
+                added = await add_delivery(
                     session,
                     key=f"condition:{condition.condition_id}:{label}:email",
                     kind=f"condition_{label}",
@@ -726,6 +709,26 @@ async def _insert_many_ignore(
     """Insert the rows that clash with no unique key (ON CONFLICT DO NOTHING); the ids inserted."""
     inserted: set[uuid.UUID] = await insert_ignoring_duplicates(session, record.__table__, rows)
     return inserted
+
+
+async def add_delivery(session: AsyncSession, **fields: Any) -> int:
+    """Add one message (``delivery_row``'s fields), once: 1 if it was added, 0 if a message with this
+    key exists already."""
+    return len(await _insert_many_ignore(session, DeliveryRecord, [delivery_row(**fields)]))
+
+
+async def _write_messages(
+    session: AsyncSession,
+    deliveries: list[dict[str, Any]],
+    events: list[EventPayload],
+    now: datetime,
+    report: SweepReport,
+) -> None:
+    """Write the messages and the events of the alerts raised or escalated in one batch."""
+    report.deliveries += len(await _insert_many_ignore(session, DeliveryRecord, deliveries))
+    if events:
+        await insert_ignoring_duplicates(session, outbox_table, [event_row(event, now) for event in events])
+        report.events += len(events)
 
 
 def delivery_row(

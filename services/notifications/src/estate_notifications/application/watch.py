@@ -24,7 +24,6 @@ import logging
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -37,6 +36,7 @@ from estate_notifications.adapters.db.records import (
     WatchedContractRecord,
     WatchedSystemRecord,
 )
+from estate_notifications.domain.dates import london_today
 from estate_notifications.domain.renewal import (
     DECIDED_OUTCOMES_ENDING_TERM,
     AlertPolicy,
@@ -51,13 +51,6 @@ from estate_notifications.domain.renewal import (
 from estate_runtime.workdays import WorkingCalendar
 
 log = logging.getLogger(__name__)
-
-LONDON = ZoneInfo("Europe/London")
-
-
-def london_today(now: datetime) -> date:
-    """The council's calendar day at instant ``now``."""
-    return now.astimezone(LONDON).date()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -28,7 +28,6 @@ Pure Python: dates in, dates out, the calendar injected.
 
 from __future__ import annotations
 
-import calendar as _calendar
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
@@ -36,7 +35,7 @@ from enum import StrEnum
 from functools import lru_cache
 
 from estate_runtime.errors import InvalidTransition, InvalidValue
-from estate_runtime.workdays import WorkingCalendar, previous_working_day
+from estate_runtime.workdays import WorkingCalendar, add_months, previous_working_day
 
 __all__ = [
     "DEFAULT_LADDER",
@@ -70,13 +69,6 @@ class StepKind(StrEnum):
     LADDER = "ladder"
     OVERDUE = "overdue"
     TERM_END = "term_end"
-
-
-def add_months(day: date, months: int) -> date:
-    """``day`` plus whole months, clamped to the last day of a shorter month (31 Jan + 1 = 28/29 Feb)."""
-    index = day.month - 1 + months
-    year, month = day.year + index // 12, index % 12 + 1
-    return date(year, month, min(day.day, _calendar.monthrange(year, month)[1]))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

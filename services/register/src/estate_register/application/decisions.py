@@ -29,10 +29,9 @@ can be decided several times; the register follows the latest decision:
 
 from __future__ import annotations
 
-import calendar
 import logging
 import uuid
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from estate_contracts.common import Person as EventPerson
@@ -47,6 +46,7 @@ from estate_register.domain.values import (
     LifecycleStage,
     ProcurementRoute,
 )
+from estate_runtime.workdays import add_months
 
 log = logging.getLogger(__name__)
 
@@ -58,12 +58,6 @@ HOSTING = {
     "hybrid": Hosting.HYBRID,
 }
 DEFAULT_TERM_MONTHS = 12
-
-
-def add_months(day: date, months: int) -> date:
-    month = day.month - 1 + months
-    year, month = day.year + month // 12, month % 12 + 1
-    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
 async def _supplier(uow: UnitOfWork, proposed: ProposedSystem, actor: str) -> Supplier:

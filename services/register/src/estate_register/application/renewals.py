@@ -24,7 +24,6 @@ publishes ``estate.register.contract.renewal_decision_recorded`` from its outbox
 
 from __future__ import annotations
 
-import calendar
 import logging
 from datetime import date
 
@@ -34,6 +33,7 @@ from estate_register.application.ports import UnitOfWork
 from estate_register.domain.errors import NotFound
 from estate_register.domain.model import Contract, RenewalDecision
 from estate_register.domain.values import ContractStatus, RenewalOutcome, RenewalType
+from estate_runtime.workdays import add_months
 
 log = logging.getLogger(__name__)
 
@@ -113,13 +113,6 @@ def _rolled_to(contract: Contract, term_end: date) -> bool:
         if rolled > term_end:
             return False
     return False
-
-
-def add_months(day: date, months: int) -> date:
-    """``day`` plus whole months, clamped to the end of a shorter month (31 Jan + 1 = 28/29 Feb)."""
-    index = day.month - 1 + months
-    year, month = day.year + index // 12, index % 12 + 1
-    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
 __all__ = ["record_submitted_decision"]
