@@ -10,14 +10,14 @@ MAKEFLAGS += --no-print-directory
 # uv if it is on PATH, else as a module (make up / make test install it with pip on a fresh machine).
 UV ?= $(if $(shell command -v uv 2>/dev/null),uv,python3 -m uv)
 # Packages mypy checks (strict; configured in pyproject.toml [tool.mypy]). Add each new service's src.
-SRC_DIRS ?= contracts/src libs/eventing/src libs/runtime/src libs/devstack/src services/register/src services/procurement/src services/notifications/src
+SRC_DIRS ?= contracts/src libs/eventing/src libs/runtime/src libs/devstack/src services/register/src services/procurement/src services/notifications/src services/portal/src
 PYTEST_ARGS ?=
 SERVICE ?= register
 IMAGE_TAG ?= local
 # Services whose AsyncAPI documents are written, each by its own `estate-<service> asyncapi`.
 ASYNCAPI_SERVICES ?= register procurement notifications
 
-.PHONY: help ensure-uv install up test test-only lint lint-shell fmt bench schemas asyncapi image \
+.PHONY: help ensure-uv install up test test-only lint lint-shell fmt screenshots bench schemas asyncapi image \
         compose-config clean
 
 help: ## List the verbs
@@ -52,6 +52,9 @@ fmt: ## Format and apply safe lint fixes
 	$(UV) run ruff format .
 	$(UV) run ruff check --fix .
 
+screenshots: install ## Take the README's screenshots of the portal (the browser tests, against the whole system)
+	ESTATE_SCREENSHOTS_DIR=docs/screenshots $(UV) run pytest tests/browser -q
+
 bench: ## Benchmarks (bench/README.md says what they measure)
 	$(UV) run python bench/run.py
 
@@ -72,6 +75,7 @@ compose-config: ## Validate docker-compose.yml (docker compose config where the 
 	@if docker compose version >/dev/null 2>&1; then \
 	  ESTATE_NOTIFICATIONS_LINK_SECRET="$${ESTATE_NOTIFICATIONS_LINK_SECRET:-stand-in-for-config-check-xxxxxxxxxxxxxxxx}" \
 	  ESTATE_NOTIFICATIONS_SMTP_HOST="$${ESTATE_NOTIFICATIONS_SMTP_HOST:-stand-in-for-config-check}" \
+	  ESTATE_PORTAL_SESSION_SECRET="$${ESTATE_PORTAL_SESSION_SECRET:-stand-in-for-config-check-xxxxxxxxxxxxxxxx}" \
 	  docker compose -f docker-compose.yml config -q && echo "docker-compose.yml: valid"; \
 	else \
 	  echo "docker compose is not installed here; checking docker-compose.yml offline instead"; \

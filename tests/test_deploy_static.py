@@ -41,10 +41,11 @@ INIT_SQL = DEPLOY / "postgres" / "init" / "01-databases.sql"
 TOPICS_FILE = DEPLOY / "kafka" / "topics.txt"
 K8S = DEPLOY / "k8s"
 
-#: Services that own a database (DESIGN.md); the portal owns nothing durable.
+#: Services that own a database (DESIGN.md), a Kafka consumer group and a migration; the portal owns
+#: nothing durable and uses no broker: it calls the others' HTTP APIs.
 SERVICES_WITH_A_DATABASE = {"register", "procurement", "notifications"}
 #: Services that docker-compose.yml and deploy/k8s/ run, each with its host port for the http process.
-DEPLOYED_SERVICES = {"register": 8000, "procurement": 8001, "notifications": 8002}
+DEPLOYED_SERVICES = {"register": 8000, "procurement": 8001, "notifications": 8002, "portal": 8080}
 #: Consumer groups that have a dead-letter topic of their own.
 CONSUMER_GROUPS = {"estate-register-worker", "estate-procurement-worker", "estate-notifications-worker"}
 #: The processes every deployed service runs: subcommands of its console script ``estate-<service>``.
@@ -55,6 +56,7 @@ SERVICE_PROCESSES = {
     "register": PROCESSES,
     "procurement": PROCESSES,
     "notifications": PROCESSES | {"sweep", "send"},
+    "portal": {"http"},
 }
 #: Long-running processes that serve no API, only their Prometheus metrics, on which they are checked.
 METRICS_ONLY_PROCESSES = {"worker", "relay", "sweep", "send"}
@@ -69,6 +71,7 @@ SECRET_KEYS = {
         "ESTATE_NOTIFICATIONS_SMTP_PASSWORD",
         "ESTATE_NOTIFICATIONS_TEAMS_WEBHOOK_URL",
     },
+    "portal": {"ESTATE_PORTAL_SESSION_SECRET", "ESTATE_PORTAL_OIDC_CLIENT_SECRET"},
 }
 #: Consumer timings only the embedded broker (Tansu) needs; real Kafka rejects or suffers them.
 EMBEDDED_ONLY_OPTIONS = ("session_timeout", "heartbeat_interval", "fetch_max_wait")
@@ -318,7 +321,7 @@ def test_compose_runs_exactly_the_processes_of_each_deployed_service() -> None:
     assert set(_app_services()) == expected
 
 
-@pytest.mark.parametrize("service", sorted(DEPLOYED_SERVICES))
+@pytest.mark.parametrize("service", sorted(SERVICES_WITH_A_DATABASE))
 def test_service_processes_start_after_migrations_topics_and_infrastructure(service: str) -> None:
     services = _services()
     prefix = f"ESTATE_{service.upper()}"
@@ -353,6 +356,36 @@ def test_service_processes_start_after_migrations_topics_and_infrastructure(serv
         assert env["ESTATE_HEALTHCHECK_URL"] == f"http://127.0.0.1:{port}/metrics", f"{service}-{process}"
 
 
+def test_the_portal_starts_after_the_apis_it_calls_and_needs_no_database_or_broker() -> None:
+    services = _services()
+    portal = services["portal-http"]
+    assert portal["command"] == ["http"]
+    assert portal["build"]["args"]["SERVICE"] == "portal"
+    apis = sorted(SERVICES_WITH_A_DATABASE)
+    assert portal["depends_on"] == {f"{api}-http": {"condition": "service_healthy"} for api in apis}
+    assert "portal-migrate" not in services
+    assert any(str(p).endswith("8080}:8000") for p in portal["ports"]), portal["ports"]
+    env = _environment(portal)
+    assert env["ESTATE_PORTAL_HTTP_HOST"] == "0.0.0.0"
+    assert env["ESTATE_PORTAL_HTTP_PORT"] == "8000", "the image's health check and EXPOSE use 8000"
+    for api in apis:
+        assert env[f"ESTATE_PORTAL_{api.upper()}_URL"] == f"http://{api}-http:8000"
+    assert not any(key.startswith("ESTATE_KAFKA") or key.endswith("DATABASE_URL") for key in env)
+    assert env["ESTATE_PORTAL_ENVIRONMENT"] == "production"
+    # People sign in with the council's identity provider; the demo people never appear outside a laptop.
+    assert "ESTATE_PORTAL_DEV_SIGN_IN" not in env
+    for key in ("ESTATE_PORTAL_OIDC_ISSUER", "ESTATE_PORTAL_OIDC_CLIENT_ID", "ESTATE_PORTAL_PUBLIC_URL"):
+        assert env[key].startswith(f"${{{key}:-"), key
+    assert portal["environment"]["ESTATE_PORTAL_OIDC_CLIENT_SECRET"] is None, "passed on from .env only"
+    assert str(portal["environment"]["ESTATE_PORTAL_SESSION_SECRET"]).startswith(
+        "${ESTATE_PORTAL_SESSION_SECRET:?"
+    ), "no default session key is safe"
+    # Alert e-mails link to the portal's page for the alert, at the portal's public address.
+    for process in SERVICE_PROCESSES["notifications"]:
+        notifications = _environment(services[f"notifications-{process}"])
+        assert notifications["ESTATE_NOTIFICATIONS_ACTION_URL"] == env["ESTATE_PORTAL_PUBLIC_URL"]
+
+
 def test_published_host_ports_do_not_collide() -> None:
     published = [
         str(port).rsplit(":", 1)[0].split(":-")[-1].rstrip("}")
@@ -368,18 +401,25 @@ def test_app_services_talk_to_real_kafka_and_their_own_database() -> None:
     for name, service in apps.items():
         env = _environment(service)
         prefix = service["build"]["args"]["SERVICE"]
+        for key in ("ESTATE_AUTH_JWKS_URL", "ESTATE_AUTH_ISSUER", "ESTATE_AUTH_AUDIENCE", "ESTATE_LOG_LEVEL"):
+            assert key in env, f"{name} lacks {key}"
+        if prefix not in SERVICES_WITH_A_DATABASE:
+            continue  # the portal: checked above
         assert env["ESTATE_KAFKA_PROFILE"] == "kafka", name
         assert env["ESTATE_KAFKA_BOOTSTRAP_SERVERS"] == "kafka:9092", name
         url = env[f"ESTATE_{prefix.upper()}_DATABASE_URL"]
         assert url.startswith(f"postgresql+asyncpg://{prefix}:"), f"{name}: {url}"
         assert url.endswith(f"@postgres:5432/{prefix}"), f"{name}: {url}"
-        for key in ("ESTATE_AUTH_JWKS_URL", "ESTATE_AUTH_ISSUER", "ESTATE_AUTH_AUDIENCE", "ESTATE_LOG_LEVEL"):
-            assert key in env, f"{name} lacks {key}"
 
 
 def test_notifications_mail_and_link_settings_come_from_the_operator() -> None:
-    """No relay runs in compose and no default secret is safe: the operator must name both."""
-    assert _required_variables() == {"ESTATE_NOTIFICATIONS_LINK_SECRET", "ESTATE_NOTIFICATIONS_SMTP_HOST"}
+    """No relay runs in compose and no default secret is safe: the operator must name both (and the
+    portal's session key, checked with the portal)."""
+    assert _required_variables() == {
+        "ESTATE_NOTIFICATIONS_LINK_SECRET",
+        "ESTATE_NOTIFICATIONS_SMTP_HOST",
+        "ESTATE_PORTAL_SESSION_SECRET",
+    }
     for process in SERVICE_PROCESSES["notifications"]:
         env = _services()[f"notifications-{process}"]["environment"]
         for key in ("ESTATE_NOTIFICATIONS_LINK_SECRET", "ESTATE_NOTIFICATIONS_SMTP_HOST"):
@@ -395,7 +435,7 @@ def test_notifications_mail_and_link_settings_come_from_the_operator() -> None:
         assert env["ESTATE_NOTIFICATIONS_ENVIRONMENT"] == "production"
     config = next(d["data"] for _, d in _objects() if d["metadata"]["name"] == "estate-notifications-config")
     assert config["ESTATE_NOTIFICATIONS_SMTP_SECURITY"] == "starttls"
-    for key in ("SMTP_HOST", "SMTP_PORT", "MAIL_FROM", "TDA_EMAIL", "PUBLIC_URL"):
+    for key in ("SMTP_HOST", "SMTP_PORT", "MAIL_FROM", "TDA_EMAIL", "PUBLIC_URL", "ACTION_URL"):
         assert config.get(f"ESTATE_NOTIFICATIONS_{key}"), f"estate-notifications-config lacks {key}"
 
 
@@ -460,8 +500,8 @@ def test_postgres_init_creates_one_database_and_login_per_service() -> None:
     assert "./deploy/postgres/init:/docker-entrypoint-initdb.d:ro" in postgres["volumes"]
     assert postgres["image"].startswith("postgres:16")
 
-    # Each deployed service's URL must carry the very password the init script gives its role.
-    for service in DEPLOYED_SERVICES:
+    # Each service's URL must carry the very password the init script gives its role.
+    for service in SERVICES_WITH_A_DATABASE:
         variable = f"ESTATE_{service.upper()}_DB_PASSWORD"
         assert getenv[roles[service]] == variable, f"{service}: role password from {variable}"
         for process in SERVICE_PROCESSES[service]:
@@ -592,6 +632,23 @@ def test_dockerfile_copies_every_workspace_manifest_before_installing() -> None:
     assert {"pyproject.toml", "uv.lock"} <= copied
 
 
+def test_the_portal_image_builds_its_assets_with_node_in_the_build_stage_only() -> None:
+    """The portal's wheel build runs npm (services/portal/hatch_build.py); the runtime stage has no Node."""
+    build = _stages()["build"]
+    text = " ".join(rest for _, rest in build)
+    assert "apt-get install -y --no-install-recommends nodejs npm" in text
+    copied = {part for k, rest in build if k == "COPY" for part in rest.split()[:-1]}
+    assert {
+        f"services/portal/{name}" for name in ("package.json", "package-lock.json", "hatch_build.py")
+    } <= copied
+    npm_layer = next(i for i, (k, rest) in enumerate(build) if k == "RUN" and "hatch_build.py" in rest)
+    final_sync = next(i for i, (k, rest) in enumerate(build) if k == "RUN" and "--no-editable" in rest)
+    source_copy = next(i for i, (k, rest) in enumerate(build) if k == "COPY" and rest == ". .")
+    assert npm_layer < source_copy < final_sync, "npm packages in their own layer, before the sources"
+    runtime = " ".join(rest for k, rest in _stages()["runtime"] if k == "ENV")
+    assert "ESTATE_PORTAL_HTTP_HOST=0.0.0.0" in runtime
+
+
 def test_runtime_image_runs_as_a_non_root_user_with_a_health_check() -> None:
     runtime = _stages()["runtime"]
     keywords = [k for k, _ in runtime]
@@ -655,9 +712,20 @@ def test_dockerignore_keeps_local_state_out_but_the_sources_in() -> None:
         "services/register/tests/unit/t.py",
         ".env",
         "deploy/k8s/namespace.yaml",
+        "services/portal/node_modules/govuk-frontend/package.json",
+        "services/portal/src/estate_portal/static/govuk/govuk-frontend.min.css",
     ):
         assert ignored(path), f"{path} should stay out of the build context"
-    for path in ("pyproject.toml", "uv.lock", "deploy/healthcheck.py"):
+    for path in (
+        "pyproject.toml",
+        "uv.lock",
+        "deploy/healthcheck.py",
+        "services/portal/package.json",
+        "services/portal/package-lock.json",
+        "services/portal/hatch_build.py",
+        "services/portal/src/estate_portal/static/estate/estate.css",
+        "services/portal/src/estate_portal/templates/layouts/base.html",
+    ):
         assert not ignored(path), f"{path} is needed by the build"
     for member in _workspace_members():
         assert not ignored(f"{member}/pyproject.toml")
@@ -741,15 +809,13 @@ def test_kustomization_applies_every_manifest_except_the_secret_placeholder_and_
     resources = set(kustomization["resources"])
     on_disk = {p.name for p in K8S.glob("*.yaml")} - {"kustomization.yaml"}
     assert resources <= on_disk, f"missing: {resources - on_disk}"
-    assert on_disk - resources == {
-        name
-        for service in DEPLOYED_SERVICES
-        for name in (f"{service}-secret.example.yaml", f"{service}-migrate-job.yaml")
+    assert on_disk - resources == {f"{service}-secret.example.yaml" for service in DEPLOYED_SERVICES} | {
+        f"{service}-migrate-job.yaml" for service in SERVICES_WITH_A_DATABASE
     }
 
     images = {i["name"]: i for i in kustomization["images"]}
     assert set(images) == {f"estate-{service}" for service in DEPLOYED_SERVICES}
-    for service in DEPLOYED_SERVICES:
+    for service in SERVICES_WITH_A_DATABASE:
         tag = images[f"estate-{service}"]["newTag"]
         job = next(t for n, t, _ in _pod_templates() if n == f"{service}-migrate")["spec"]["containers"][0]
         assert job["image"] == f"estate-{service}:{tag}", "the migration Job runs the release being deployed"
@@ -816,7 +882,7 @@ def test_http_containers_have_liveness_and_readiness_probes() -> None:
     assert serving, "no container serves HTTP"
 
 
-@pytest.mark.parametrize("service", sorted(DEPLOYED_SERVICES))
+@pytest.mark.parametrize("service", sorted(SERVICES_WITH_A_DATABASE))
 def test_config_points_at_real_kafka_and_env_sources_exist(service: str) -> None:
     objects = {(d["kind"], d["metadata"]["name"]): d for _, d in _objects()}
     prefix = f"ESTATE_{service.upper()}"
@@ -852,6 +918,39 @@ def test_config_points_at_real_kafka_and_env_sources_exist(service: str) -> None
                     assert ("ConfigMap", source["configMapRef"]["name"]) in objects, name
                 if "secretRef" in source:
                     assert ("Secret", source["secretRef"]["name"]) in objects, name
+
+
+def test_portal_config_reaches_the_apis_in_cluster_and_signs_in_with_oidc_only() -> None:
+    objects = {(d["kind"], d["metadata"]["name"]): d for _, d in _objects()}
+    config = objects[("ConfigMap", "estate-portal-config")]["data"]
+    assert config["ESTATE_PORTAL_HTTP_HOST"] == "0.0.0.0"
+    assert config["ESTATE_PORTAL_ENVIRONMENT"] == "production"
+    http = next(t for n, t, _ in _pod_templates() if n == "portal-http")["spec"]["containers"][0]
+    assert str(http["ports"][0]["containerPort"]) == config["ESTATE_PORTAL_HTTP_PORT"]
+    for api in sorted(SERVICES_WITH_A_DATABASE):
+        url = config[f"ESTATE_PORTAL_{api.upper()}_URL"]
+        assert url.startswith(f"http://{api}-http."), url
+        assert ("Service", f"{api}-http") in objects, url
+    for key in ("ESTATE_AUTH_JWKS_URL", "ESTATE_AUTH_ISSUER", "ESTATE_AUTH_AUDIENCE"):
+        assert config.get(key), f"estate-portal-config lacks {key}"
+    for key in ("OIDC_ISSUER", "OIDC_CLIENT_ID", "OIDC_SCOPES", "PUBLIC_URL"):
+        assert config.get(f"ESTATE_PORTAL_{key}"), f"estate-portal-config lacks ESTATE_PORTAL_{key}"
+    assert config.get("ESTATE_PORTAL_DEV_SIGN_IN", "false") == "false", "demo sign-in is for laptops"
+    assert not any(key.startswith("ESTATE_KAFKA") or key.endswith("DATABASE_URL") for key in config)
+    assert not SECRET_KEYS["portal"] & set(config), "secrets belong in the Secret, not the ConfigMap"
+    assert set(objects[("Secret", "estate-portal-secrets")]["stringData"]) == SECRET_KEYS["portal"]
+
+    # The Ingress sends people to the portal's Service at the address the portal and the alert links use.
+    (ingress,) = [d for (kind, _), d in objects.items() if kind == "Ingress"]
+    (rule,) = ingress["spec"]["rules"]
+    (path,) = rule["http"]["paths"]
+    assert path["backend"]["service"] == {"name": "portal-http", "port": {"name": "http"}}
+    service_ports = {p["name"] for p in objects[("Service", "portal-http")]["spec"]["ports"]}
+    assert "http" in service_ports
+    assert config["ESTATE_PORTAL_PUBLIC_URL"] == f"https://{rule['host']}"
+    assert rule["host"] in ingress["spec"]["tls"][0]["hosts"]
+    notifications = objects[("ConfigMap", "estate-notifications-config")]["data"]
+    assert notifications["ESTATE_NOTIFICATIONS_ACTION_URL"] == config["ESTATE_PORTAL_PUBLIC_URL"]
 
 
 def test_services_autoscalers_and_budgets_select_real_pods() -> None:
@@ -925,3 +1024,6 @@ def test_shell_scripts_parse() -> None:
     assert "set -euo pipefail" in ci
     assert "make test" in ci
     assert "uv sync --frozen" in ci
+    # The portal's package build runs npm (services/portal/hatch_build.py): CI says so before uv sync.
+    assert ci.index("node --version") < ci.index("uv sync --frozen")
+    assert ci.index("npm --version") < ci.index("uv sync --frozen")

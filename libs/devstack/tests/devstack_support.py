@@ -14,7 +14,7 @@ from pathlib import Path
 
 import psutil
 
-READY_TIMEOUT_S = 120.0
+READY_TIMEOUT_S = 240.0
 STOP_TIMEOUT_S = 45.0
 
 

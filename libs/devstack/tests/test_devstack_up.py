@@ -50,6 +50,7 @@ class Stack:
     """What the banner told us."""
 
     def __init__(self, up: EstateUp) -> None:
+        self.portal = up.wait_for(r"^Open (http://\S+) and sign in as any of the demo people").group(1)
         self.token = up.wait_for(r"export ESTATE_TOKEN=(\S+)").group(1)
         self.api = up.wait_for(r"register\s+API docs\s+(http://\S+)/docs").group(1)
         self.procurement = up.wait_for(r"procurement\s+API docs\s+(http://\S+)/docs").group(1)
@@ -106,6 +107,11 @@ def test_up_serves_the_demo_estate_restarts_crashes_and_ctrl_c_stops_everything(
         assert httpx.get(f"{stack.api}{path}", timeout=10).status_code == 200, path
     names = {system["name"] for system in all_systems(stack)}
     assert {"Orchard", "Storm", "Tascomi"} <= names
+    # The portal answers once the three APIs do, and serves GOV.UK Frontend's assets from its package
+    # (copied there by the build hook when `uv sync` installed it).
+    assert httpx.get(f"{stack.portal}/health/ready", timeout=10).status_code == 200
+    stylesheet = httpx.get(f"{stack.portal}/assets/govuk-frontend.min.css", timeout=10)
+    assert stylesheet.status_code == 200 and ".govuk-header" in stylesheet.text
     assert (tmp_path / "var" / "register.db").is_file()
     assert (tmp_path / "var" / "dev-jwt-key.pem").is_file()
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import uuid
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -22,6 +23,7 @@ import httpx
 import pytest
 import pytest_asyncio
 from fakes import NOW, FixedClock
+from register_estate_support import prepare_estate_database
 
 from estate_register.adapters.db.migrate import upgrade_async
 from estate_register.api.app import create_app
@@ -124,5 +126,54 @@ async def client(container: Container) -> AsyncIterator[httpx.AsyncClient]:
     """The register's HTTP API in process (no server, no token: add ``mint(...)`` headers)."""
     app = create_app(container)
     transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://register.test") as http:
+        yield http
+
+
+# --- the estate view's hand-built estate (register_estate_support.py) -------------------------------------
+
+
+@pytest.fixture(scope="session")
+def estate_sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, uuid.UUID]]:
+    path = tmp_path_factory.mktemp("estate") / "register.db"
+    ids = prepare_estate_database(sqlite_url(path))
+    return path, ids
+
+
+@pytest.fixture(params=["sqlite"])
+def estate_db(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, dict[str, uuid.UUID]]:
+    """A database of this test's own holding the hand-built estate, and the estate's ids by name. On
+    SQLite a copy of a session template; parametrize indirectly with ``"postgresql"`` for PostgreSQL."""
+    if request.param == "postgresql":
+        url: str = request.getfixturevalue("fresh_postgres_database")
+        return url, prepare_estate_database(url)
+    template, ids = request.getfixturevalue("estate_sqlite_template")
+    path = tmp_path / "register.db"
+    shutil.copyfile(template, path)
+    return sqlite_url(path), ids
+
+
+@pytest.fixture
+def estate_ids(estate_db: tuple[str, dict[str, uuid.UUID]]) -> dict[str, uuid.UUID]:
+    return estate_db[1]
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def estate_container(
+    estate_db: tuple[str, dict[str, uuid.UUID]], clock: FixedClock, auth_settings: AuthSettings
+) -> AsyncIterator[Container]:
+    container = bootstrap(
+        RegisterSettings(database_url=estate_db[0], environment="test"), auth=auth_settings, clock=clock
+    )
+    try:
+        yield container
+    finally:
+        await container.close()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def estate_client(estate_container: Container) -> AsyncIterator[httpx.AsyncClient]:
+    """The register's HTTP API over the hand-built estate."""
+    transport = httpx.ASGITransport(app=create_app(estate_container))
     async with httpx.AsyncClient(transport=transport, base_url="http://register.test") as http:
         yield http

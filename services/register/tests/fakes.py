@@ -18,7 +18,7 @@ from typing import Any, Generic, TypeVar
 
 from estate_contracts.envelope import Envelope
 from estate_eventing.clock import SettableClock
-from estate_register.application import ports
+from estate_register.application import estate, ports
 from estate_register.application.services import name_key
 from estate_register.domain.errors import Conflict, StaleVersion
 from estate_register.domain.model import (
@@ -370,3 +370,26 @@ def a_contract(**fields: Any) -> Contract:
     }
     values.update(fields)
     return Contract(**values)
+
+
+class FakeEstateProjections(estate.EstateProjections):
+    """The estate view's read models in dictionaries; ``writes`` counts the rows written."""
+
+    def __init__(self) -> None:
+        self.requests: dict[uuid.UUID, estate.TrackedRequest] = {}
+        self.alerts: dict[uuid.UUID, estate.ContractAlerts] = {}
+        self.writes = 0
+
+    async def request(self, request_id: uuid.UUID) -> estate.TrackedRequest | None:
+        return self.requests.get(request_id)
+
+    async def save_request(self, request: estate.TrackedRequest, *, at: datetime) -> None:
+        self.requests[request.request_id] = request
+        self.writes += 1
+
+    async def contract_alerts(self, contract_id: uuid.UUID) -> estate.ContractAlerts | None:
+        return self.alerts.get(contract_id)
+
+    async def save_contract_alerts(self, alerts: estate.ContractAlerts, *, at: datetime) -> None:
+        self.alerts[alerts.contract_id] = alerts
+        self.writes += 1

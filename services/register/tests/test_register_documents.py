@@ -31,6 +31,7 @@ def test_asyncapi_lists_what_the_register_publishes_and_consumes() -> None:
         "estate.register.suppliers",
         "estate.procurement.requests",
         "estate.notifications.renewals",
+        "estate.notifications.alerts",
     }
     assert document["asyncapi"].startswith("3.")
 

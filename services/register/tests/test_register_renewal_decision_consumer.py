@@ -182,7 +182,7 @@ async def test_a_decision_is_recorded_once_however_often_and_under_whatever_even
     assert claims == 2
 
 
-async def test_the_other_renewal_facts_on_the_topic_are_acknowledged_and_ignored(
+async def test_the_other_renewal_facts_on_the_topic_change_only_the_estate_view(
     consumer: IdempotentConsumer, container: Container, dead_letters: RecordingPublisher
 ):
     storm = await contract(container, "CCC-ICT-0004")
@@ -202,16 +202,24 @@ async def test_the_other_renewal_facts_on_the_topic_are_acknowledged_and_ignored
         ActByApproaching(**facts, as_of=before, days_left=30),
         RenewalOverdue(**facts, as_of=after, days_overdue=2),
     ]
-    written = await counts(container)
+    audit, published, claimed = await counts(container)
 
     outcomes = [
         await consumer.process(record(envelope_of(event, "corr-ladder"), offset))
         for offset, event in enumerate(events)
     ]
 
-    assert outcomes == [Outcome.IGNORED] * 3
-    assert await counts(container) == written  # not even claimed: a replay still reaches a later handler
+    assert outcomes == [Outcome.HANDLED] * 3
+    # Claimed (each once), but the contract, its audit trail and the outbox are untouched.
+    assert await counts(container) == (audit, published, claimed + 3)
+    assert (await contract(container, "CCC-ICT-0004")).version == storm.version
     assert dead_letters.sent == []
+    seen = await scalar(
+        container,
+        "SELECT fact || ' ' || days_overdue FROM estate_contract_alerts WHERE contract_id = :id",
+        id=storm.id.hex,  # SQLite keeps UUIDs as 32 hex digits
+    )
+    assert seen == "overdue 2"
 
 
 async def test_an_extension_with_no_options_left_is_dead_lettered_with_the_contracts_reason(

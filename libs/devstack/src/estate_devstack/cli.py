@@ -60,7 +60,10 @@ def up(
     http_port: Annotated[
         int | None,
         typer.Option(
-            min=1, max=65535, help="Port of the register API (default 8000, or a free one if taken)"
+            min=1,
+            max=65535,
+            help="Port of the register API, the next ones for procurement and notifications (default 8000, "
+            "or a free one if taken); the portal keeps 8080 (ESTATE_PORTAL_HTTP_PORT to change)",
         ),
     ] = None,
     kafka_port: Annotated[
@@ -145,6 +148,8 @@ def status(data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
     """Say whether Estate runs from --data-dir, where, and whether each API answers its health check."""
     import httpx
 
+    from estate_devstack.specs import SERVICES
+
     state_file = data_dir.resolve() / STATE_FILE
     if not state_file.exists():
         typer.echo(f"Estate is not running from {data_dir.resolve()}")
@@ -165,7 +170,8 @@ def status(data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
         except httpx.HTTPError as exc:
             verdict = f"not answering ({type(exc).__name__})"
         healthy = healthy and verdict == "ready"
-        typer.echo(f"  {service:<10} {url}/docs  {verdict}")
+        shown = url if any(s.name == service and s.web for s in SERVICES) else f"{url}/docs"
+        typer.echo(f"  {service:<10} {shown}  {verdict}")
     raise typer.Exit(0 if healthy else 1)
 
 

@@ -9,8 +9,11 @@ Decisions, in the order a newcomer would expect them:
 * **Databases.** ``<SERVICE>_DATABASE_URL`` set (PostgreSQL): used as given. Otherwise a SQLite file
   per service in the data directory (``./var`` by default).
 * **HTTP.** 127.0.0.1, ``--http-port`` (8000 by default) for the first service with an API and the
-  following ports for the next ones. A port named on the command line that is taken is an error; a
-  default port that is taken is replaced by a free one, and the banner says which.
+  following ports for the next ones. A service with a port of its own (``ServiceSpec.http_port``: the
+  portal's 8080, the address people type) keeps it whatever ``--http-port`` says; its
+  ``<PREFIX>HTTP_PORT`` in the environment names another. A port named on the command line or in the
+  environment that is taken is an error; a default port that is taken is replaced by a free one, and
+  the banner says which.
 * **Identity.** The local development issuer's key is ``<data dir>/dev-jwt-key.pem`` unless
   ``ESTATE_AUTH_DEV_KEY_PATH`` says otherwise; ``estate token`` reads the same file.
 """
@@ -191,14 +194,28 @@ def make_plan(
 
     http_ports: dict[str, int] = {}
     replaced = False
+    counted = [s for s in services if s.http_process and s.http_port is None]
     next_default = http_port if http_port is not None else DEFAULT_HTTP_PORT
-    for index, service in enumerate(s for s in services if s.http_process):
+    for index, service in enumerate(counted):
         explicit = http_port + index if http_port is not None else None
         port = _choose_port(explicit, next_default, f"the {service.name} API", "--http-port", taken)
         replaced = replaced or port != next_default
         http_ports[service.name] = port
         taken.add(port)
         next_default += 1
+    for service in services:
+        if not service.http_process or service.http_port is None:
+            continue
+        variable = f"{service.env_prefix}HTTP_PORT"
+        given = environ.get(variable, "").strip()
+        if given and not given.isdigit():
+            raise PlanError(f"{variable}={given!r} is not a port number")
+        explicit = int(given) if given else None
+        port = _choose_port(explicit, service.http_port, f"the {service.name}", variable, taken)
+        replaced = replaced or port != service.http_port
+        http_ports[service.name] = port
+        taken.add(port)
+    http_ports = {s.name: http_ports[s.name] for s in services if s.name in http_ports}  # start order
 
     ports: dict[tuple[str, str], int] = {}
     for service in services:

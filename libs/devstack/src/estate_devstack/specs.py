@@ -1,9 +1,9 @@
 """What ``estate up`` runs, service by service, in start order.
 
-To add a service (notifications, portal), append its :class:`ServiceSpec` to
-:data:`SERVICES`: ``estate up`` then creates its database under the data directory, its consumer
-groups' dead-letter topics, runs its set-up commands, starts its processes, waits for its health check
-and stops it with the rest. Each service is driven only through its own command line
+To add a service, append its :class:`ServiceSpec` to :data:`SERVICES`: ``estate up`` then creates its
+database under the data directory, its consumer groups' dead-letter topics, runs its set-up commands,
+starts its processes, waits for its health check and stops it with the rest. A service with no database
+(the portal) leaves out ``database_file`` and has ``setup=()``. Each service is driven only through its own command line
 (``python -m <cli_module> <command>``) and ``ESTATE_*`` environment variables, exactly as it runs in
 production, so nothing here knows a service's internals.
 """
@@ -36,6 +36,12 @@ class ServiceSpec:
     """Runs as ``python -m cli_module``; it must call its app under ``if __name__ == "__main__"``."""
     env_prefix: str
     """``<prefix>DATABASE_URL``, ``<prefix>HTTP_HOST`` and ``<prefix>HTTP_PORT`` are set from the plan."""
+    web: bool = False
+    """It serves people (the portal), not an API: the banner leads with its address, and lists no API
+    docs or metrics for it."""
+    http_port: int | None = None
+    """A default HTTP port of its own (the portal's 8080, which people type), rather than the next one
+    after ``--http-port``; ``<prefix>HTTP_PORT`` in the environment chooses another."""
     database_file: str | None = None
     """SQLite file under the data directory, unless ``<prefix>DATABASE_URL`` is already set."""
     consumer_groups: tuple[str, ...] = ()
@@ -57,8 +63,11 @@ class ServiceSpec:
         return next((p for p in self.processes if p.serves_http), None)
 
 
+PORTAL = "portal"
+
+
 def _notifications_env(plan: Plan) -> Mapping[str, str]:
-    return {
+    env = {
         "ESTATE_NOTIFICATIONS_SMTP_HOST": "127.0.0.1",
         "ESTATE_NOTIFICATIONS_SMTP_PORT": str(plan.ports[("notifications", "smtp")]),
         "ESTATE_NOTIFICATIONS_SMTP_SECURITY": "none",
@@ -66,6 +75,22 @@ def _notifications_env(plan: Plan) -> Mapping[str, str]:
         "ESTATE_NOTIFICATIONS_PUBLIC_URL": plan.http_url("notifications"),
         "ESTATE_NOTIFICATIONS_SWEEP_INTERVAL_SECONDS": "10",
         "ESTATE_NOTIFICATIONS_LINK_SECRET_FILE": str(plan.data_dir / "notifications-link-secret"),
+    }
+    if PORTAL in plan.http_ports:
+        # An alert's "act on this" link opens the portal's page for it, not the service's own bare one.
+        env["ESTATE_NOTIFICATIONS_ACTION_URL"] = plan.http_url(PORTAL)
+    return env
+
+
+def _portal_env(plan: Plan) -> Mapping[str, str]:
+    return {
+        "ESTATE_PORTAL_REGISTER_URL": plan.http_url("register"),
+        "ESTATE_PORTAL_PROCUREMENT_URL": plan.http_url("procurement"),
+        "ESTATE_PORTAL_NOTIFICATIONS_URL": plan.http_url("notifications"),
+        "ESTATE_PORTAL_PUBLIC_URL": plan.http_url(PORTAL),
+        # Sign in as a demo person, with a token from the stack's own development key.
+        "ESTATE_PORTAL_DEV_SIGN_IN": "true",
+        "ESTATE_PORTAL_SESSION_SECRET_FILE": str(plan.data_dir / "portal-session-secret"),
     }
 
 
@@ -107,6 +132,17 @@ SERVICES: list[ServiceSpec] = [
         ),
         extra_env=_notifications_env,
         ports={"smtp": 8025},
+    ),
+    # Last: it only calls the others' APIs, and its readiness waits for them.
+    ServiceSpec(
+        name=PORTAL,
+        cli_module="estate_portal.entrypoints.cli",
+        env_prefix="ESTATE_PORTAL_",
+        web=True,
+        http_port=8080,
+        setup=(),  # no database, nothing to migrate
+        processes=(ProcessSpec("http", serves_http=True),),
+        extra_env=_portal_env,
     ),
 ]
 

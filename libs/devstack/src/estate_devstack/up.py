@@ -9,8 +9,8 @@ non-zero, with the failing command's output above the message):
 3. each service's set-up commands (migrations), then its demo data (idempotent);
 4. each service's processes, in :data:`estate_devstack.specs.SERVICES` order; the stack is up when
    every HTTP service answers ``/health/ready``;
-5. the banner (URLs, an admin token, how to mint others), then supervision until Ctrl-C or SIGTERM,
-   which stops everything in reverse order and exits 0.
+5. the banner (the portal's address first, then the APIs', an admin token, how to mint others), then
+   supervision until Ctrl-C or SIGTERM, which stops everything in reverse order and exits 0.
 """
 
 from __future__ import annotations
@@ -92,30 +92,35 @@ def token_command(plan: Plan) -> str:
 
 def banner(plan: Plan, token: str) -> str:
     lines = [RULE, "Estate is up.", ""]
-    for service in plan.http_ports:
+    web = [s.name for s in plan.services if s.web and s.name in plan.http_ports]
+    apis = [name for name in plan.http_ports if name not in web]
+    w = max(10, *(len(name) for name in apis))  # the label column
+    for service in web:
+        lines += [f"Open {plan.http_url(service)} and sign in as any of the demo people.", ""]
+    for service in apis:
         base = plan.http_url(service)
         lines += [
-            f"  {service:<10} API docs  {base}/docs",
-            f"  {'':<10} health    {base}/health/ready",
-            f"  {'':<10} metrics   {base}/metrics",
+            f"  {service:<{w}} API docs  {base}/docs",
+            f"  {'':<{w}} health    {base}/health/ready",
+            f"  {'':<{w}} metrics   {base}/metrics",
         ]
     kind = (
         "embedded Tansu broker, in memory: stopping Estate empties it"
         if plan.broker.embedded
         else f"profile {plan.broker.profile}"
     )
-    lines.append(f"  {'Kafka':<10} {plan.broker.bootstrap_servers} ({kind})")
+    lines.append(f"  {'Kafka':<{w}} {plan.broker.bootstrap_servers} ({kind})")
     for service in plan.database_urls:
-        lines.append(f"  {'Database':<10} {service}: {plan.shown_database_url(service)}")
+        lines.append(f"  {'Database':<{w}} {service}: {plan.shown_database_url(service)}")
     if ("notifications", "smtp") in plan.ports:
         lines.append(
-            f"  {'Mail':<10} SMTP sink 127.0.0.1:{plan.ports[('notifications', 'smtp')]}: every alert sent is kept; "
+            f"  {'Mail':<{w}} SMTP sink 127.0.0.1:{plan.ports[('notifications', 'smtp')]}: every alert sent is kept; "
             f"read them at {plan.http_url('notifications')}/api/v1/sink/messages"
         )
-    lines += [f"  {'Data':<10} {plan.data_dir}", ""]
+    lines += [f"  {'Data':<{w}} {plan.data_dir}", ""]
     if plan.http_port_replaced:
         lines += ["  (a default port was taken, so another was chosen: use the URLs above)", ""]
-    first = next(iter(plan.http_ports), None)
+    first = next(iter(apis), None)
     lines += [
         f"An admin token, valid for {ADMIN_TOKEN_HOURS} hours:",
         "",

@@ -57,7 +57,7 @@ class Container:
             urgent_within_days=s.urgent_within_days,
             digest_hour=s.digest_hour,
             decision_confirm_hours=s.decision_confirm_hours,
-            public_url=s.public_url,
+            action_url=s.action_url,
             link_valid_days=s.link_valid_days,
             teams=bool(s.teams_webhook_url),
             batch=s.sweep_batch,
@@ -100,7 +100,7 @@ class Container:
             retry_max_seconds=s.retry_max_seconds,
             composer=Composer(
                 self.signer,
-                public_url=s.public_url,
+                action_url=s.action_url,
                 link_valid_days=s.link_valid_days,
                 default_notice_days=s.default_notice_days,
             ),

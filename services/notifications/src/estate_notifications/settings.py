@@ -30,7 +30,14 @@ class NotificationsSettings(ServiceSettings):
     db_pool_size: PoolSize = 10
     public_url: str = Field(
         default="http://127.0.0.1:8002",
-        description="Where people reach this service: the base of the links in alerts and calendar feeds.",
+        description="Where people reach this service: the base of calendar feed links, and of the links in "
+        "alerts unless action_url says otherwise.",
+    )
+    action_url: str = Field(
+        default="",
+        description="The base of the personal links in alert e-mails, {action_url}/act/{token}: the staff "
+        "portal's address where it runs (it serves /act/{token} with the same signed token). Unset: "
+        "public_url, this service's own page.",
     )
 
     # The alert policy (domain.renewal.AlertPolicy); per contract type and per contract through the API.
@@ -140,6 +147,8 @@ class NotificationsSettings(ServiceSettings):
             raise ValueError(
                 "SMTP credentials would be sent in clear: set ESTATE_NOTIFICATIONS_SMTP_SECURITY to starttls or tls"
             )
+        # Unset, or blank as Compose and Kubernetes pass it: the links open this service's own page.
+        self.action_url = self.action_url.strip() or self.public_url
         if self.clock_offset_seconds and self.environment == "production":
             raise ValueError(
                 "ESTATE_NOTIFICATIONS_CLOCK_OFFSET_SECONDS is for rehearsals and tests, not production"

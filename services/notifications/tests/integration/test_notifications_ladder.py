@@ -51,6 +51,18 @@ async def test_the_owner_hears_on_each_rung_once_with_the_act_by_date_and_a_pers
         assert types.count("estate.notifications.alert.sent") == 2
 
 
+async def test_with_an_action_url_the_alert_links_open_the_staff_portal(
+    database_url: str, tmp_path: Path
+) -> None:
+    portal = "https://portal.estate.example.gov.uk"
+    async with notifications_service(database_url, tmp_path, today=ACT_BY, action_url=portal) as service:
+        await service.record(contract())
+        await service.sweep_and_send()
+        (mail,) = service.inbox(OWNER.email)
+        assert f"{portal}/act/" in mail.text
+        assert "https://estate.example.gov.uk/act/" not in mail.text
+
+
 async def test_an_alert_nobody_acknowledges_goes_to_the_budget_holder_then_the_tda(
     database_url: str, tmp_path: Path
 ) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from estate_runtime.auth import AuthSettings
@@ -22,3 +23,18 @@ class RegisterSettings(ServiceSettings):
     http_port: int = 8000
     max_upload_bytes: UploadLimit = 10 * 1024 * 1024
     db_pool_size: PoolSize = 20
+    ocds_ocid_prefix: str = Field(
+        default="ocds-estate-",
+        min_length=1,
+        max_length=60,
+        description="Prefix of every OCDS ocid the estate export writes (register one with OCP to publish)",
+    )
+    ocds_publisher_name: str = Field(
+        default="Estate register", min_length=1, max_length=200, description="The OCDS package's publisher"
+    )
+    estate_summary_cache_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        le=3600,
+        description="How long the estate summary may be reused while nothing changes (0: never)",
+    )

@@ -22,6 +22,8 @@ REGISTER_TABLES = {
     "contract_systems",
     "contracts",
     "councils",
+    "estate_contract_alerts",
+    "estate_requests",
     "inbox",
     "outbox",
     "people",

@@ -1,6 +1,6 @@
 """The worker records renewal decisions the notifications service publishes on the real broker in
-PostgreSQL: once per decision however often it is delivered, the ladder's other facts ignored, and a
-decision the contract refuses dead-lettered without holding up the events behind it."""
+PostgreSQL: once per decision however often it is delivered, the ladder's other facts kept only for the
+estate view, and a decision the contract refuses dead-lettered without holding up the events behind it."""
 
 from __future__ import annotations
 
@@ -114,8 +114,9 @@ async def test_a_decision_delivered_three_times_is_recorded_once_and_a_refused_o
     first = envelope_of(decision, "corr-alert-1")
     replayed = envelope_of(decision, "corr-alert-1")  # the same decision under a new event id
     refused = envelope_of(extension(orchard), "corr-refused")
+    window_event = envelope_of(window, "corr-window")
 
-    sent = await publish(worker, envelope_of(window, "corr-window"), first, refused, first, replayed)
+    sent = await publish(worker, window_event, first, refused, first, replayed)
 
     last = dict(sent)  # the last offset sent to each partition
     await eventually(
@@ -145,7 +146,15 @@ async def test_a_decision_delivered_three_times_is_recorded_once_and_a_refused_o
         ([],)
     ]
     claims = await rows(container, "SELECT event_id FROM inbox")
-    assert sorted(str(c) for (c,) in claims) == sorted([str(first.id), str(replayed.id)])
+    handled = [window_event.id, first.id, replayed.id]
+    assert sorted(str(c) for (c,) in claims) == sorted(str(e) for e in handled)
+    # The notice window and the decision reached the estate view; nothing else changed for them.
+    seen = await rows(
+        container,
+        "SELECT fact, window_opened_on, decided_at FROM estate_contract_alerts WHERE contract_id = :id",
+        id=storm.id,
+    )
+    assert seen == [("notice_window_opened", window.as_of, DECIDED_AT)]
 
     letters = [
         r for r in await collect(worker.bootstrap_servers, DLQ, timeout_s=15) if r.value == refused.to_bytes()

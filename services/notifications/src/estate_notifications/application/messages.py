@@ -267,17 +267,18 @@ def render_digest(items: Sequence[tuple[str, str]], *, recipient_name: str | Non
 
 
 class Composer:
-    """Writes a renewal alert's message when it is sent: its words, and a personal action link that is
-    valid for ``link_valid_days`` from that moment. The sweep stores only the alert's context, which keeps
+    """Writes a renewal alert's message when it is sent: its words, and a personal action link,
+    ``{action_url}/act/{token}`` (the portal's page where one runs), valid for ``link_valid_days`` from
+    that moment. The sweep stores only the alert's context, which keeps
     it cheap over a national estate and lets a message delayed by a digest or an outage carry a fresh link.
     """
 
     def __init__(
-        self, signer: LinkSigner, *, public_url: str, link_valid_days: int, default_notice_days: int = 90
+        self, signer: LinkSigner, *, action_url: str, link_valid_days: int, default_notice_days: int = 90
     ) -> None:
         self.signer = signer
         self.default_notice_days = default_notice_days
-        self.public_url = public_url.rstrip("/")
+        self.action_url = action_url.rstrip("/")
         self.link_valid_days = link_valid_days
 
     async def alert(self, session: AsyncSession, delivery: DeliveryRecord, *, now: datetime) -> Rendered:
@@ -302,7 +303,7 @@ class Composer:
         )
         link_expires = london_today(expires)
         return render_alert(
-            context_from(detail, link=f"{self.public_url}/act/{token}", link_expires=link_expires)
+            context_from(detail, link=f"{self.action_url}/act/{token}", link_expires=link_expires)
         )
 
 

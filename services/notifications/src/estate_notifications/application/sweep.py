@@ -85,7 +85,8 @@ class AlertConfig:
     urgent_within_days: int = 14
     digest_hour: int = 8
     decision_confirm_hours: float = 24.0
-    public_url: str = "http://127.0.0.1:8002"
+    action_url: str = "http://127.0.0.1:8002"
+    """The base of the action links in alerts (settings.action_url)."""
     link_valid_days: int = 60
     teams: bool = False
     batch: int = 1000
@@ -127,7 +128,7 @@ class Sweeper:
         self.signer = signer
         self.composer = Composer(
             signer,
-            public_url=config.public_url,
+            action_url=config.action_url,
             link_valid_days=config.link_valid_days,
             default_notice_days=config.policy.default_notice_days,
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from estate_register.api import routes, survey
+from estate_register.api import estate, routes, survey
 from estate_register.bootstrap import Container
 from estate_register.settings import AuthSettings
 from estate_runtime.http import service_app
@@ -30,10 +30,16 @@ def create_app(container: Container, auth: AuthSettings | None = None) -> FastAP
             {"name": "systems", "description": "Systems and applications (the Systems and Data Register)"},
             {"name": "contracts", "description": "The central contract register"},
             {"name": "survey", "description": "Survey import and export (CSV, XLSX)"},
+            {
+                "name": "estate",
+                "description": "The TDA's single view: summary, lists and risks, exports (CSV, XLSX, "
+                "Transparency Code, OCDS)",
+            },
         ],
         on_close=container.close,
     )
     app.state.container = container
     app.include_router(routes.router)
     app.include_router(survey.router)
+    app.include_router(estate.router)
     return app

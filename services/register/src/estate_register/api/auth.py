@@ -37,5 +37,7 @@ WRITE_REFERENCE = frozenset({Role.ADMIN})
 IMPORT_SURVEY = frozenset({Role.ADMIN})
 EXPORT = frozenset(Role) - {Role.REQUESTER}
 READ_AUDIT = frozenset({Role.ADMIN, Role.AUDITOR, Role.TDA_CHAIR, Role.TDA_MEMBER})
+# The estate view (summary, lists, exports): the TDA, contract management, administrators and auditors.
+READ_ESTATE = frozenset({Role.TDA_MEMBER, Role.TDA_CHAIR, Role.CONTRACT_MANAGER, Role.ADMIN, Role.AUDITOR})
 # Roles that may change any record of a kind; an "owner" may change only the records they own.
 UNRESTRICTED = frozenset({Role.ADMIN, Role.TDA_MEMBER, Role.TDA_CHAIR, Role.CONTRACT_MANAGER})

@@ -25,8 +25,9 @@ from estate_runtime import processes
 log = logging.getLogger(__name__)
 ASYNCAPI_DESCRIPTION = (
     "Events the Estate register publishes about systems, contracts and suppliers, and the procurement "
-    "decisions and renewal decisions it consumes. Every message is a CloudEvents 1.0 envelope in "
-    "structured mode (see contracts/README.md); the schemas below are of its data."
+    "decisions and renewal decisions it consumes, with the request events, renewal alerts and renewal "
+    "facts that keep its estate view. Every message is a CloudEvents 1.0 envelope in structured mode "
+    "(see contracts/README.md); the schemas below are of its data."
 )
 SERVICE = "register"
 

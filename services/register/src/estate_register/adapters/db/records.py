@@ -126,6 +126,22 @@ class SystemRecord(Versioned, Base):
         Index("uq_systems_council_name", "lead_council", "name_key", unique=True),
         Index("ix_systems_name_id", "name_key", "id"),
         Index("ix_systems_updated_id", "updated_at", "id"),
+        # The estate summary's one GROUP BY over systems reads only these columns: on PostgreSQL an
+        # index-only scan, instead of the whole (wide) table.
+        Index(
+            "ix_systems_stage_estate",
+            "lifecycle_stage",
+            postgresql_include=[
+                "id",
+                "disposition",
+                "hosting",
+                "cloud_feasibility",
+                "holds_personal_data",
+                "dpia_status",
+                "ropa_status",
+                "system_owner_id",
+            ],
+        ),
         Index(
             "ix_systems_search_trgm",
             "search_text",
@@ -204,6 +220,21 @@ class ContractRecord(Versioned, Base):
         Index("ix_contracts_reference_id", "reference", "id"),
         Index("ix_contracts_act_by_id", "act_by", "id"),
         Index("ix_contracts_term_end_id", "current_term_end", "id"),
+        # The estate view: the renewal pipeline reads active contracts by act-by date, and the summary's
+        # contract totals and spend read only the included columns (index-only on PostgreSQL).
+        Index(
+            "ix_contracts_status_act_by",
+            "status",
+            "act_by",
+            postgresql_include=[
+                "id",
+                "supplier_id",
+                "owner_id",
+                "notice_period_days",
+                "annual_value",
+                "current_term_end",
+            ],
+        ),
     )
 
 
@@ -232,3 +263,77 @@ class AuditRecord(Base):
     before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     __table_args__ = (Index("ix_audit_record", "record_kind", "record_id", "id"),)
+
+
+# --- the estate view's projections (the TDA's single view) -------------------------------------------
+# Read models kept from other services' events, never written by the register's own use cases. Their
+# rows are upserted by the worker in the inbox transaction of the event (application/estate.py says
+# which event changes what, and why an older event never overwrites a newer one).
+
+
+class EstateRequestRecord(Base):
+    """A technology request as procurement's events last described it (``estate.procurement.requests``)."""
+
+    __tablename__ = "estate_requests"
+    request_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    reference: Mapped[str] = mapped_column(String(300))
+    # Absent until the request's ``submitted`` event is seen (events before it carry only the reference).
+    title: Mapped[str | None] = mapped_column(String(300))
+    state: Mapped[str] = mapped_column(String(30))
+    # When the event that set ``state`` happened: an event no newer than this leaves the state alone.
+    state_at: Mapped[datetime]
+    # Not decided and not withdrawn: kept as a column so that "pending, oldest first" is one index range.
+    pending: Mapped[bool]
+    requester_name: Mapped[str | None] = mapped_column(String(300))
+    requester_email: Mapped[str | None] = mapped_column(String(320))
+    service_area: Mapped[str | None] = mapped_column(String(100))
+    councils: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    category: Mapped[str | None] = mapped_column(String(30))
+    estimated_annual_cost: Mapped[Decimal | None]
+    # The submission time; until the submission is seen, the time of the earliest event seen.
+    submitted_at: Mapped[datetime]
+    decided_at: Mapped[datetime | None]
+    outcome: Mapped[str | None] = mapped_column(String(30))
+    conditions: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    conditions_met: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    # When the worker last wrote the row: the estate summary's cache watches the newest one.
+    changed_at: Mapped[datetime] = mapped_column(index=True)
+    __table_args__ = (Index("ix_estate_requests_pending", "pending", "submitted_at", "request_id"),)
+
+
+class EstateContractAlertRecord(Base):
+    """What the notifications service said about one contract's renewal alerts and renewal facts
+    (``estate.notifications.alerts`` and ``.renewals``): the last alert, the last escalation, the last
+    acknowledgement, the last renewal fact. Keyed by the register's contract id, without a foreign key:
+    the view keeps what it was told even about a contract this register has not (yet) got."""
+
+    __tablename__ = "estate_contract_alerts"
+    contract_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    contract_reference: Mapped[str] = mapped_column(String(300))
+    last_alert_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    last_alert_at: Mapped[datetime | None]
+    last_alert_role: Mapped[str | None] = mapped_column(String(40))
+    last_alert_email: Mapped[str | None] = mapped_column(String(320))
+    last_alert_rung_days: Mapped[int | None] = mapped_column(Integer)
+    last_alert_act_by: Mapped[date | None] = mapped_column(Date)
+    escalated_at: Mapped[datetime | None]
+    escalated_from: Mapped[str | None] = mapped_column(String(40))
+    escalated_to: Mapped[str | None] = mapped_column(String(40))
+    escalation_reason: Mapped[str | None] = mapped_column(String(40))
+    escalated_rung_days: Mapped[int | None] = mapped_column(Integer)
+    escalated_act_by: Mapped[date | None] = mapped_column(Date)
+    acknowledged_at: Mapped[datetime | None]
+    acknowledged_by: Mapped[str | None] = mapped_column(String(320))
+    # The last renewal decision submitted through the notifications service for this contract.
+    decided_at: Mapped[datetime | None]
+    # Escalated, and neither acknowledged nor decided since: kept as a column for an index range.
+    escalation_open: Mapped[bool] = mapped_column(default=False)
+    fact: Mapped[str | None] = mapped_column(String(40))
+    fact_as_of: Mapped[date | None] = mapped_column(Date)
+    fact_act_by: Mapped[date | None] = mapped_column(Date)
+    fact_term_end: Mapped[date | None] = mapped_column(Date)
+    days_left: Mapped[int | None] = mapped_column(Integer)
+    days_overdue: Mapped[int | None] = mapped_column(Integer)
+    window_opened_on: Mapped[date | None] = mapped_column(Date)
+    changed_at: Mapped[datetime] = mapped_column(index=True)
+    __table_args__ = (Index("ix_estate_contract_alerts_open", "escalation_open", "contract_id"),)
