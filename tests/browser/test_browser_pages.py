@@ -115,3 +115,9 @@ async def test_the_request_and_review_lists_pass_axe(sign_in: SignIn) -> None:
     await heading(auditor, "The council's IT estate")
     await follow_link(auditor, "My renewals")
     await heading(auditor, re.compile(r"renewals", re.IGNORECASE))
+
+
+async def test_the_footers_accessibility_statement_and_help_pass_axe(anonymous: Page) -> None:
+    for href, title in (("/accessibility", "Accessibility statement for Estate"), ("/help", "Help using Estate")):
+        await anonymous.goto(href)
+        await heading(anonymous, title)

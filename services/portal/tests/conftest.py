@@ -14,22 +14,19 @@ through the real sign-in form and returns the session's CSRF token for forms.
 from __future__ import annotations
 
 import asyncio
-import re
 import shutil
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 import pytest_asyncio
+from portal_support import SignIn, Stack, csrf_of
 
 from estate_notifications.adapters.db.migrate import upgrade_async as notifications_upgrade
 from estate_notifications.api.app import create_app as notifications_app
-from estate_notifications.bootstrap import Container as NotificationsContainer
 from estate_notifications.bootstrap import bootstrap as notifications_bootstrap
 from estate_notifications.settings import NotificationsSettings
 from estate_portal.app import create_app as portal_app
@@ -93,17 +90,6 @@ def portal_auth(tmp_path_factory: pytest.TempPathFactory) -> AuthSettings:
     return AuthSettings(dev_key_path=tmp_path_factory.mktemp("portal-auth") / "key.pem")
 
 
-@dataclass
-class Stack:
-    """The services behind the portal in this test, for tests that set data up or look behind a page."""
-
-    register: Any
-    procurement: Any
-    notifications: NotificationsContainer
-    clients: dict[str, httpx.AsyncClient]
-    settings: PortalSettings
-
-
 @pytest_asyncio.fixture(loop_scope="session")
 async def stack(tmp_path: Path, portal_templates: Path, portal_auth: AuthSettings) -> AsyncIterator[Stack]:
     for name in SERVICES:
@@ -157,18 +143,6 @@ async def portal(stack: Stack, portal_auth: AuthSettings) -> AsyncIterator[httpx
         transport=httpx.ASGITransport(app=app), base_url="http://portal.test", follow_redirects=False
     ) as client:
         yield client
-
-
-CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-def csrf_of(html: str) -> str:
-    found = CSRF.search(html)
-    assert found, "the page has no form token"
-    return found.group(1)
-
-
-SignIn = Callable[[httpx.AsyncClient, str], Awaitable[str]]
 
 
 @pytest.fixture

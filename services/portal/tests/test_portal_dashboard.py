@@ -10,8 +10,8 @@ from typing import Any
 
 import httpx
 import pytest
+from portal_support import SignIn, Stack
 
-from conftest import SignIn, Stack
 from estate_portal.personas import BY_KEY
 from estate_portal.views import dashboard
 from estate_portal.web import pounds
@@ -169,8 +169,7 @@ async def test_the_tda_chair_sees_the_demo_estates_real_figures(
     assert f"{summary['requests_pending_count']} requests waiting for the TDA" in text
     risks = summary["risks"]
     assert f"{sum(r['count'] for r in risks)} risks to look at" in text
-    soon, soon_words = dashboard.due_soon(totals, summary["pipeline"], date.fromisoformat(summary["as_of"]))
-    assert f"{soon} {soon_words}" in text
+    assert f"{totals['act_within_90_days']} renewals to act on within 90 days" in text
 
     pipeline = page.table("Contracts to act on by month")
     assert pipeline.rows == [
@@ -307,18 +306,6 @@ async def test_an_unknown_list_is_a_page_not_found(portal: httpx.AsyncClient, si
 
 
 # --- the pieces, without a page ---------------------------------------------------------------------------
-
-
-def test_renewals_due_soon_count_whole_months_up_to_ninety_days_ahead_and_say_until_when() -> None:
-    months = [
-        {"month": m, "contracts": n}
-        for m, n in (("2026-11", 1), ("2026-12", 2), ("2027-02", 4), ("2027-03", 8))
-    ]
-    assert dashboard.due_soon({}, months, date(2026, 11, 21)) == (7, "renewals to act on by 28 February 2027")
-    assert dashboard.due_soon({"act_within_90_days": 3}, months, date(2026, 11, 21)) == (
-        3,
-        "renewals to act on within 90 days",
-    )
 
 
 def test_charts_scale_to_round_steps_and_draw_each_figure_once() -> None:

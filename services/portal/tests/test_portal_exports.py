@@ -8,8 +8,8 @@ import re
 
 import httpx
 import openpyxl
+from portal_support import SignIn, Stack
 
-from conftest import SignIn, Stack
 from estate_portal.personas import BY_KEY
 from estate_runtime.auth import AuthSettings, mint_token
 

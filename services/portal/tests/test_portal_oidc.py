@@ -23,8 +23,8 @@ import pytest_asyncio
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import FastAPI, Form, Request
 from fastapi.responses import JSONResponse, RedirectResponse
+from portal_support import Stack
 
-from conftest import Stack
 from estate_portal.app import create_app
 from estate_portal.backends import Backends
 from estate_portal.settings import PortalSettings

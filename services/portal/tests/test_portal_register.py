@@ -9,8 +9,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+from portal_support import SignIn, Stack
 
-from conftest import SignIn, Stack
 from estate_portal.views import register
 from estate_runtime.auth import AuthSettings, mint_token
 

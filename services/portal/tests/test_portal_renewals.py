@@ -17,9 +17,9 @@ from decimal import Decimal
 
 import httpx
 import pytest_asyncio
+from portal_support import SignIn, Stack, csrf_of
 from sqlalchemy import func, select
 
-from conftest import SignIn, Stack, csrf_of
 from estate_contracts.register_events import ContractSnapshot, PersonRef, Ref
 from estate_eventing.tables import outbox_table
 from estate_notifications.adapters.db.records import AlertRecord, AuditEntryRecord

@@ -11,9 +11,9 @@ from typing import Any
 
 import httpx
 import pytest_asyncio
+from portal_support import SignIn, Stack, csrf_of
 from sqlalchemy import select
 
-from conftest import SignIn, Stack, csrf_of
 from estate_contracts.envelope import Envelope
 from estate_contracts.register_events import (
     SystemChanged,
@@ -167,12 +167,12 @@ async def register_systems(stack: Stack) -> AsyncIterator[dict[str, str]]:
 # --- starting, saving and submitting a request ------------------------------------------------------
 
 
-
 async def listed_requests(portal: httpx.AsyncClient) -> int:
     """How many requests the signed-in person's list shows (the demo requester has some already)."""
     page = await portal.get("/requests")
     assert page.status_code == 200
     return page.text.count('class="govuk-table__row"')
+
 
 async def test_the_first_page_saved_as_a_draft_appears_in_the_requesters_list_as_draft(
     portal: httpx.AsyncClient, sign_in: SignIn
@@ -464,7 +464,6 @@ async def test_the_need_page_loads_its_script_from_a_file_and_has_no_inline_scri
     portal: httpx.AsyncClient, sign_in: SignIn
 ) -> None:
     await sign_in(portal, "requester")
-    before = await listed_requests(portal)
     page = await portal.get("/requests/new")
     assert '<script type="module" src="/static/estate/requests.js"></script>' in page.text
     # Only GOV.UK's own template script runs inline, with the nonce the Content-Security-Policy names.

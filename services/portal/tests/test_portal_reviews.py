@@ -11,9 +11,9 @@ import re
 
 import httpx
 import pytest_asyncio
+from portal_support import SignIn, Stack, csrf_of
 from sqlalchemy import select
 
-from conftest import SignIn, Stack, csrf_of
 from estate_contracts.envelope import Envelope
 from estate_contracts.register_events import (
     SupplierChanged,
@@ -160,7 +160,9 @@ async def test_a_members_saved_scores_show_again_when_the_page_is_reloaded(
     await sign_in(portal, "tda-member")
     street = await reference_of(portal, STREET)
     page = await portal.get(f"/reviews/{street}")
-    assert checked(page.text, "rating-R1-1") != "partly_met", "the demo data's rating differs from the new one"
+    assert checked(page.text, "rating-R1-1") != "partly_met", (
+        "the demo data's rating differs from the new one"
+    )
     answer = await portal.post(
         f"/reviews/{street}/scores",
         data={

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import httpx
-
-from conftest import SignIn, csrf_of
+from portal_support import SignIn, csrf_of
 
 
 async def test_the_start_page_offers_sign_in_and_every_page_behind_it_asks_for_it(
@@ -82,3 +81,14 @@ async def test_an_unknown_page_is_a_page_not_found(portal: httpx.AsyncClient) ->
     answer = await portal.get("/no-such-page")
     assert answer.status_code == 404
     assert "Page not found" in answer.text
+
+
+async def test_the_footers_accessibility_statement_and_help_pages_are_there_for_everyone(
+    portal: httpx.AsyncClient,
+) -> None:
+    statement = await portal.get("/accessibility")
+    assert statement.status_code == 200
+    assert "WCAG" in statement.text and "2.2" in statement.text
+    help_page = await portal.get("/help")
+    assert help_page.status_code == 200
+    assert "Renewal alerts" in help_page.text

@@ -82,7 +82,9 @@ RAVI = Person(id="oid-ravi", name="Ravi Patel", email="ravi.patel@cambridge.gov.
 CHAIR = Person(id="oid-alex", name="Alex Morgan", email="alex.morgan@cambridge.gov.uk")
 SAM = Person(id="oid-sam", name="Sam Whitfield", email="sam.whitfield@cambridge.gov.uk")
 
-REQUEST_IDS = {name: uuid.uuid5(uuid.NAMESPACE_URL, f"estate-tests/{name}") for name in ("R1", "R2", "R3", "R4", "R5")}
+REQUEST_IDS = {
+    name: uuid.uuid5(uuid.NAMESPACE_URL, f"estate-tests/{name}") for name in ("R1", "R2", "R3", "R4", "R5")
+}
 
 
 def at(day: str, hour: int = 10) -> datetime:
@@ -245,7 +247,9 @@ async def build_estate(container: Container) -> dict[str, uuid.UUID]:
     for name in ("MRI Software", "Content Guru", "Idox", "Miro", "Old Supplier"):
         ids[name] = (await run(services.record_supplier, fields={"name": name}, actor=ACTOR)).id
     old = ids["Old Supplier"]
-    await run(services.update_supplier, supplier_id=old, changes={"retired": True}, expected_version=1, actor=ACTOR)
+    await run(
+        services.update_supplier, supplier_id=old, changes={"retired": True}, expected_version=1, actor=ACTOR
+    )
 
     def system(name: str, **fields: Any) -> dict[str, Any]:
         return {"name": name, "lead_council": "CCC", **fields}
@@ -357,20 +361,71 @@ async def build_estate(container: Container) -> dict[str, uuid.UUID]:
         }
 
     contracts = [
-        contract("C-01", "MRI Software", ("Orchard",), date(2025, 9, 30), "184500.00", notice=90, lead=30,
-                 total="553500.00", owner="Sam"),
-        contract("C-02", "Content Guru", ("Storm",), date(2025, 4, 30), "96000.00", notice=60, lead=30,
-                 councils=("CCC", "SCDC"), owner="Priya"),
-        contract("C-03", "Idox", ("CaseTracker",), date(2025, 1, 31), "4000.00", total="12000.00", councils=()),
-        contract("C-04", "Miro", ("Miro whiteboard",), date(2025, 2, 28), "5000.00", notice=30, owner="Sam",
-                 renewal=RenewalType.TACIT),
-        contract("C-05", "Miro", ("Miro whiteboard",), date(2026, 3, 31), "5000.01", notice=30, councils=("SCDC",),
-                 owner="Sam"),
+        contract(
+            "C-01",
+            "MRI Software",
+            ("Orchard",),
+            date(2025, 9, 30),
+            "184500.00",
+            notice=90,
+            lead=30,
+            total="553500.00",
+            owner="Sam",
+        ),
+        contract(
+            "C-02",
+            "Content Guru",
+            ("Storm",),
+            date(2025, 4, 30),
+            "96000.00",
+            notice=60,
+            lead=30,
+            councils=("CCC", "SCDC"),
+            owner="Priya",
+        ),
+        contract(
+            "C-03", "Idox", ("CaseTracker",), date(2025, 1, 31), "4000.00", total="12000.00", councils=()
+        ),
+        contract(
+            "C-04",
+            "Miro",
+            ("Miro whiteboard",),
+            date(2025, 2, 28),
+            "5000.00",
+            notice=30,
+            owner="Sam",
+            renewal=RenewalType.TACIT,
+        ),
+        contract(
+            "C-05",
+            "Miro",
+            ("Miro whiteboard",),
+            date(2026, 3, 31),
+            "5000.01",
+            notice=30,
+            councils=("SCDC",),
+            owner="Sam",
+        ),
         contract("C-06", "Idox", ("Tascomi",), date(2026, 6, 30), "20000.00", status=ContractStatus.PENDING),
-        contract("C-07", "Idox", ("govmetric",), date(2023, 10, 31), "3000.00", status=ContractStatus.TERMINATED,
-                 owner="Priya"),
-        contract("C-08", "MRI Software", ("Orchard", "CaseTracker"), date(2024, 12, 31), "10000.00", notice=30,
-                 status=ContractStatus.EXPIRED, owner="Priya"),
+        contract(
+            "C-07",
+            "Idox",
+            ("govmetric",),
+            date(2023, 10, 31),
+            "3000.00",
+            status=ContractStatus.TERMINATED,
+            owner="Priya",
+        ),
+        contract(
+            "C-08",
+            "MRI Software",
+            ("Orchard", "CaseTracker"),
+            date(2024, 12, 31),
+            "10000.00",
+            notice=30,
+            status=ContractStatus.EXPIRED,
+            owner="Priya",
+        ),
         contract("C-09", "MRI Software", ("Orchard",), date(2025, 3, 31), "1000.00", notice=30, owner="Sam"),
         contract("C-10", "Content Guru", ("Storm",), date(2027, 3, 8), "250000.00", notice=10, owner="Priya"),
         contract("C-11", "Content Guru", (), date(2027, 3, 11), "1.00", notice=10, owner="Priya"),

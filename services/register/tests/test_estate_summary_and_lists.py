@@ -49,6 +49,7 @@ async def test_the_summary_gives_the_totals_pipeline_and_risks_a_tda_member_woul
         "live_contracts_without_value": 0,
         "suppliers": 4,  # Old Supplier is retired
         "annual_value": "545501.01",
+        "act_within_90_days": 0,  # the soonest, C-01's act-by on 2 June 2025, is 91 days away
     }
     assert [m["month"] for m in summary["pipeline"]][:2] == ["2025-03", "2025-04"]
     assert summary["pipeline"][-1]["month"] == "2027-02"
@@ -86,16 +87,24 @@ async def test_the_summary_spend_lifecycle_requests_and_duplication(
     ]
     # A contract counts in full in every area its systems serve (C-04 and C-05 in two).
     assert summary["spend"]["by_service_area"] == [
-        {"key": ids["Customer Services"], "label": "Customer Services (CCC)", "contracts": 4,
-         "annual_value": "356000.01"},
+        {
+            "key": ids["Customer Services"],
+            "label": "Customer Services (CCC)",
+            "contracts": 4,
+            "annual_value": "356000.01",
+        },
         {"key": ids["Housing"], "label": "Housing (CCC)", "contracts": 3, "annual_value": "189500.00"},
         {"key": ids["Finance"], "label": "Finance (CCC)", "contracts": 2, "annual_value": "10000.01"},
         {"key": "none", "label": "No service area recorded", "contracts": 1, "annual_value": "1.00"},
     ]
     assert summary["spend"]["by_council"] == [
         {"key": "CCC", "label": "Cambridge City Council", "contracts": 6, "annual_value": "536501.00"},
-        {"key": "SCDC", "label": "South Cambridgeshire District Council", "contracts": 2,
-         "annual_value": "101000.01"},
+        {
+            "key": "SCDC",
+            "label": "South Cambridgeshire District Council",
+            "contracts": 2,
+            "annual_value": "101000.01",
+        },
         {"key": "none", "label": "No council recorded", "contracts": 1, "annual_value": "4000.00"},
     ]
     assert {c["key"]: c["count"] for c in summary["lifecycle"]} == {
@@ -117,23 +126,46 @@ async def test_the_summary_spend_lifecycle_requests_and_duplication(
     ]
     assert summary["requests_pending_count"] == 3
     assert summary["requests_pending"] == [
-        {"request_id": str(REQUEST_IDS["R5"]), "request_key": "TR-2025-0005", "title": "Housing repairs app",
-         "state": "reopened", "requester": "Ravi Patel", "submitted_on": "2024-12-01", "age_days": 92},
-        {"request_id": str(REQUEST_IDS["R1"]), "request_key": "TR-2025-0001",
-         "title": "Replace the complaints tracker", "state": "submitted", "requester": "Ravi Patel",
-         "submitted_on": "2025-01-10", "age_days": 52},
-        {"request_id": str(REQUEST_IDS["R2"]), "request_key": "TR-2025-0002",
-         "title": "Online booking for bulky waste", "state": "under_review", "requester": "Ravi Patel",
-         "submitted_on": "2025-02-20", "age_days": 11},
+        {
+            "request_id": str(REQUEST_IDS["R5"]),
+            "request_key": "TR-2025-0005",
+            "title": "Housing repairs app",
+            "state": "reopened",
+            "requester": "Ravi Patel",
+            "submitted_on": "2024-12-01",
+            "age_days": 92,
+        },
+        {
+            "request_id": str(REQUEST_IDS["R1"]),
+            "request_key": "TR-2025-0001",
+            "title": "Replace the complaints tracker",
+            "state": "submitted",
+            "requester": "Ravi Patel",
+            "submitted_on": "2025-01-10",
+            "age_days": 52,
+        },
+        {
+            "request_id": str(REQUEST_IDS["R2"]),
+            "request_key": "TR-2025-0002",
+            "title": "Online booking for bulky waste",
+            "state": "under_review",
+            "requester": "Ravi Patel",
+            "submitted_on": "2025-02-20",
+            "age_days": 11,
+        },
     ]
     clusters = summary["duplication_clusters"]
     assert clusters["count"] == 2
-    assert [(c["capability"], c["system_count"], [s["name"] for s in c["systems"]]) for c in clusters["top"]] == [
+    assert [
+        (c["capability"], c["system_count"], [s["name"] for s in c["systems"]]) for c in clusters["top"]
+    ] == [
         ("Case Management", 3, ["CaseTracker", "Orchard", "Storm"]),  # not Tascomi: only planned
         ("complaints", 2, ["CaseTracker", "Miro whiteboard"]),  # not govmetric: retired
     ]
     assert clusters["top"][0]["systems"][0] == {
-        "id": ids["CaseTracker"], "reference": "SYS-00002", "name": "CaseTracker"
+        "id": ids["CaseTracker"],
+        "reference": "SYS-00002",
+        "name": "CaseTracker",
     }
 
 
@@ -161,10 +193,19 @@ async def test_each_list_holds_the_records_its_rule_picks_in_its_order(
 
     systems, total = await rows_of(estate_container, "systems")
     assert total == 6
-    assert refs(systems, "name") == ["CaseTracker", "govmetric", "Miro whiteboard", "Orchard", "Storm", "Tascomi"]
+    assert refs(systems, "name") == [
+        "CaseTracker",
+        "govmetric",
+        "Miro whiteboard",
+        "Orchard",
+        "Storm",
+        "Tascomi",
+    ]
     miro = systems[2]
     assert (miro["service_areas"], miro["supplier"], miro["system_owner"]) == (
-        ["Customer Services", "Finance"], "Miro", "Sam Whitfield"
+        ["Customer Services", "Finance"],
+        "Miro",
+        "Sam Whitfield",
     )
     contracts, total = await rows_of(estate_container, "contracts")
     assert (total, refs(contracts)) == (11, [f"C-{n:02d}" for n in range(1, 12)])
@@ -172,10 +213,14 @@ async def test_each_list_holds_the_records_its_rule_picks_in_its_order(
     pipeline, total = await rows_of(estate_container, "pipeline")
     assert refs(pipeline) == ["C-01", "C-05", "C-10"]
     assert [r["days_to_act"] for r in pipeline] == [
-        (date(2025, 6, 2) - TODAY).days, (date(2026, 2, 27) - TODAY).days, (date(2027, 2, 26) - TODAY).days
+        (date(2025, 6, 2) - TODAY).days,
+        (date(2026, 2, 27) - TODAY).days,
+        (date(2027, 2, 26) - TODAY).days,
     ]
     assert (pipeline[0]["act_by"], pipeline[0]["escalated_to"], pipeline[0]["owner"]) == (
-        "2025-06-02", "budget_holder", "Sam Whitfield"
+        "2025-06-02",
+        "budget_holder",
+        "Sam Whitfield",
     )
     assert pipeline[0]["acknowledged_at"] == "2025-02-21T10:00:00+00:00"
 
@@ -236,7 +281,14 @@ async def test_a_list_is_paged_and_knows_its_length(estate_container: Container)
     beyond, still = await rows_of(estate_container, "systems", offset=8, limit=4)
 
     assert (total, again, still) == (6, 6, 6)
-    assert [r["name"] for r in first + second] == ["CaseTracker", "govmetric", "Miro whiteboard", "Orchard", "Storm", "Tascomi"]
+    assert [r["name"] for r in first + second] == [
+        "CaseTracker",
+        "govmetric",
+        "Miro whiteboard",
+        "Orchard",
+        "Storm",
+        "Tascomi",
+    ]
     assert beyond == []
     page, total = await rows_of(estate_container, "spend-by-council", offset=1, limit=1)
     assert ([r["key"] for r in page], total) == (["SCDC"], 3)

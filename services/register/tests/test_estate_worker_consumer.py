@@ -69,7 +69,9 @@ def envelope_of(payload: Any, source: str, subject: uuid.UUID) -> Envelope:
 def record(envelope: Envelope | bytes, topic: str, offset: int, key: uuid.UUID) -> IncomingRecord:
     value = envelope if isinstance(envelope, bytes) else envelope.to_bytes()
     headers = [] if isinstance(envelope, bytes) else envelope.kafka_headers()
-    return IncomingRecord(topic=topic, partition=0, offset=offset, key=str(key).encode(), value=value, headers=headers)
+    return IncomingRecord(
+        topic=topic, partition=0, offset=offset, key=str(key).encode(), value=value, headers=headers
+    )
 
 
 async def counts(container: Container) -> list[int]:
@@ -145,7 +147,11 @@ async def test_an_approval_plans_a_system_and_takes_the_request_off_the_pending_
     consumer: IdempotentConsumer, container: Container
 ):
     request_id = uuid.uuid4()
-    await consumer.process(record(envelope_of(submission(request_id), PROCUREMENT, request_id), PROCUREMENT_REQUESTS, 1, request_id))
+    await consumer.process(
+        record(
+            envelope_of(submission(request_id), PROCUREMENT, request_id), PROCUREMENT_REQUESTS, 1, request_id
+        )
+    )
     approval = RequestDecided(
         request_id=request_id,
         reference="TR-2025-0042",

@@ -101,7 +101,13 @@ async def test_the_summary_has_the_shape_the_portal_reads(estate_client: httpx.A
     assert set(body["spend"]) == {"by_supplier", "by_service_area", "by_council"}
     assert set(body["spend"]["by_council"][0]) == {"key", "label", "contracts", "annual_value"}
     assert set(body["requests_pending"][0]) == {
-        "request_id", "request_key", "title", "state", "requester", "submitted_on", "age_days"
+        "request_id",
+        "request_key",
+        "title",
+        "state",
+        "requester",
+        "submitted_on",
+        "age_days",
     }
     assert set(body["duplication_clusters"]["top"][0]["systems"][0]) == {"id", "reference", "name"}
     assert [r["list"] for r in body["risks"]] == [
@@ -120,15 +126,23 @@ async def test_a_list_comes_a_page_at_a_time_with_its_columns(estate_client: htt
     assert first.status_code == 200, first.text
     body = first.json()
     assert (body["name"], body["page"], body["page_size"], body["total"], body["next_cursor"]) == (
-        "systems", 1, 4, 6, "2"
+        "systems",
+        1,
+        4,
+        6,
+        "2",
     )
     assert [c["key"] for c in body["columns"]][:3] == ["id", "reference", "name"]
     assert [r["name"] for r in body["items"]] == ["CaseTracker", "govmetric", "Miro whiteboard", "Orchard"]
     assert uuid.UUID(body["items"][0]["id"])  # for a link to /systems/{id}
 
-    second = (await estate_client.get("/api/v1/estate/lists/systems?page_size=4&cursor=2", headers=headers)).json()
+    second = (
+        await estate_client.get("/api/v1/estate/lists/systems?page_size=4&cursor=2", headers=headers)
+    ).json()
     assert ([r["name"] for r in second["items"]], second["next_cursor"]) == (["Storm", "Tascomi"], None)
-    same = (await estate_client.get("/api/v1/estate/lists/systems?page_size=4&page=2", headers=headers)).json()
+    same = (
+        await estate_client.get("/api/v1/estate/lists/systems?page_size=4&page=2", headers=headers)
+    ).json()
     assert same["items"] == second["items"]
 
     bad = await estate_client.get("/api/v1/estate/lists/systems?cursor=abc", headers=headers)
@@ -150,7 +164,9 @@ async def test_an_unknown_list_is_a_404_problem_naming_the_lists(estate_client: 
 async def test_a_list_downloads_whole_as_csv_and_xlsx(estate_client: httpx.AsyncClient, mint: Any):
     headers = mint("contract_manager")
 
-    as_csv = await estate_client.get("/api/v1/estate/lists/expired-contract-live-system?format=csv", headers=headers)
+    as_csv = await estate_client.get(
+        "/api/v1/estate/lists/expired-contract-live-system?format=csv", headers=headers
+    )
     assert as_csv.status_code == 200, as_csv.text
     assert as_csv.headers["content-disposition"] == (
         'attachment; filename="estate-expired-contract-live-system-2025-03-03.csv"'
@@ -161,7 +177,9 @@ async def test_a_list_downloads_whole_as_csv_and_xlsx(estate_client: httpx.Async
         ("C-03", "2025-01-31", "SYS-00002 CaseTracker"),
     ]
 
-    as_xlsx = await estate_client.get("/api/v1/estate/lists/spend-by-supplier?format=xlsx&page_size=1", headers=headers)
+    as_xlsx = await estate_client.get(
+        "/api/v1/estate/lists/spend-by-supplier?format=xlsx&page_size=1", headers=headers
+    )
     assert as_xlsx.status_code == 200
     assert as_xlsx.headers["content-disposition"].endswith('estate-spend-by-supplier-2025-03-03.xlsx"')
     spend = read_xlsx(as_xlsx)  # the whole list, whatever the page size
@@ -201,7 +219,10 @@ async def test_the_transparency_code_list_has_active_contracts_over_5000_pounds(
     response = await estate_client.get("/api/v1/estate/exports/transparency.csv", headers=mint("tda_member"))
 
     assert response.status_code == 200, response.text
-    assert response.headers["content-disposition"] == 'attachment; filename="transparency-contracts-2025-03-03.csv"'
+    assert (
+        response.headers["content-disposition"]
+        == 'attachment; filename="transparency-contracts-2025-03-03.csv"'
+    )
     rows = read_csv(response)
     assert list(rows[0]) == TRANSPARENCY_HEADER
     # C-04 is worth exactly £5,000.00 (not over), C-05 £5,000.01; C-09 and C-11 are small; C-06 is pending
@@ -269,7 +290,9 @@ async def test_the_ocds_package_has_one_contract_release_per_contract(
             {**supplier, "roles": ["supplier"]},
             {"id": "council-SCDC", "name": "South Cambridgeshire District Council", "roles": ["payer"]},
         ],
-        "awards": [{"id": "C-02-award", "suppliers": [supplier], "value": {"amount": 96000.0, "currency": "GBP"}}],
+        "awards": [
+            {"id": "C-02-award", "suppliers": [supplier], "value": {"amount": 96000.0, "currency": "GBP"}}
+        ],
         "contracts": [
             {
                 "id": "C-02",
@@ -293,7 +316,9 @@ async def test_the_ocid_prefix_comes_from_the_settings(estate_container: Contain
         update={"ocds_ocid_prefix": "ocds-x1y2z3-", "ocds_publisher_name": "Cambridge City Council"}
     )
     app = create_app(dataclasses.replace(estate_container, settings=settings))
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://register.test") as http:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://register.test"
+    ) as http:
         package = (await http.get("/api/v1/estate/exports/ocds.json", headers=mint("admin"))).json()
 
     assert package["publisher"] == {"name": "Cambridge City Council"}

@@ -32,10 +32,14 @@ T0 = datetime(2025, 2, 10, 9, 0, tzinfo=UTC)
 
 
 def envelope(payload: object, source: str, subject: uuid.UUID) -> Envelope:
-    return new_envelope(event=payload, source=source, subject=str(subject), correlationid="corr-estate", time=T0)
+    return new_envelope(
+        event=payload, source=source, subject=str(subject), correlationid="corr-estate", time=T0
+    )
 
 
-async def send(settings: BrokerSettings, messages: list[tuple[str, uuid.UUID, bytes]]) -> dict[tuple[str, int], int]:
+async def send(
+    settings: BrokerSettings, messages: list[tuple[str, uuid.UUID, bytes]]
+) -> dict[tuple[str, int], int]:
     """Send (topic, key, value) in order; the last offset written to each (topic, partition)."""
     producer = AIOKafkaProducer(**settings.producer_options())
     await producer.start()
@@ -119,7 +123,11 @@ async def test_requests_and_alerts_reach_the_estate_view_once_in_time_order_and_
         (NOTIFICATIONS_ALERTS, storm.id, b"{not json"),
         (NOTIFICATIONS_ALERTS, storm.id, envelope(escalation, NOTIFICATIONS, storm.id).to_bytes()),
         # The withdrawn request's submission arrives after the withdrawal (a late replay).
-        (PROCUREMENT_REQUESTS, dropped, envelope(submitted(dropped, "TR-2025-0101"), PROCUREMENT, dropped).to_bytes()),
+        (
+            PROCUREMENT_REQUESTS,
+            dropped,
+            envelope(submitted(dropped, "TR-2025-0101"), PROCUREMENT, dropped).to_bytes(),
+        ),
     ]
 
     last = await send(worker, messages)
@@ -136,7 +144,9 @@ async def test_requests_and_alerts_reach_the_estate_view_once_in_time_order_and_
         container, "SELECT escalated_to, escalated_act_by, escalation_open FROM estate_contract_alerts"
     )
     assert alerts == [("tda", storm.act_by, True)]
-    letters = [r for r in await collect(worker.bootstrap_servers, DLQ, timeout_s=15) if r.value == b"{not json"]
+    letters = [
+        r for r in await collect(worker.bootstrap_servers, DLQ, timeout_s=15) if r.value == b"{not json"
+    ]
     assert len(letters) == 1
     assert dict(letters[0].headers)["dlq_reason"] == b"malformed"
     assert dict(letters[0].headers)["dlq_original_topic"] == NOTIFICATIONS_ALERTS.encode()

@@ -70,7 +70,11 @@ def submitted(at: datetime = T0) -> RequestSubmitted:
 
 def review(at: datetime) -> RequestReviewStarted:
     return RequestReviewStarted(
-        request_id=REQUEST, reference="TR-2025-0042", started_by=CHAIR, checklist_version="appendix-k@1", started_at=at
+        request_id=REQUEST,
+        reference="TR-2025-0042",
+        started_by=CHAIR,
+        checklist_version="appendix-k@1",
+        started_at=at,
     )
 
 
@@ -163,7 +167,11 @@ def test_an_older_event_arriving_late_never_undoes_a_newer_state_or_decision():
     late_review = apply_request_event(request, review(t(1)))
     assert (late_review.state, late_review.state_at) == ("decided", t(4))
     older_decision = apply_request_event(request, decided(t(2), "approved"))
-    assert (older_decision.outcome, older_decision.decided_at, older_decision.state) == ("not_approved", t(4), "decided")
+    assert (older_decision.outcome, older_decision.decided_at, older_decision.state) == (
+        "not_approved",
+        t(4),
+        "decided",
+    )
     newer_decision = apply_request_event(request, decided(t(9), "approved"))
     assert (newer_decision.outcome, newer_decision.decided_at) == ("approved", t(9))
 
@@ -233,7 +241,11 @@ def test_an_escalation_is_open_until_acknowledged_or_decided_and_late_events_do_
         sent_at=t(0),
     )
     alerts = apply_alert_event(None, sent)
-    assert (alerts.last_alert_at, alerts.last_alert_role, alerts.escalation_open) == (t(0), "contract_owner", False)
+    assert (alerts.last_alert_at, alerts.last_alert_role, alerts.escalation_open) == (
+        t(0),
+        "contract_owner",
+        False,
+    )
     alerts = apply_alert_event(alerts, escalated(t(2)))
     assert (alerts.escalation_open, alerts.escalated_to, alerts.escalated_act_by) == (
         True,

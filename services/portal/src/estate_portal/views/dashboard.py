@@ -221,25 +221,9 @@ def _last_day(first: date) -> date:
     return following - timedelta(days=1)
 
 
-def due_soon(
-    totals: Mapping[str, Any], pipeline: Sequence[Mapping[str, Any]], as_of: date | None, *, days: int = 90
-) -> tuple[int, str]:
-    """How many contracts must be acted on within ``days``, and the words for it.
-
-    The register's figure when its summary gives one; otherwise the pipeline's months that start within
-    ``days`` of ``as_of``, said as "by" the last day of the last of them, so the figure is exact and
-    errs towards warning early (it covers ``days`` and at most a month more)."""
-    for key in (f"act_within_{days}_days", f"due_within_{days}_days", f"renewals_within_{days}_days"):
-        if key in totals:
-            return _int(totals[key]), f"renewals to act on within {days} days"
-    if as_of is None or not pipeline:
-        return 0, f"renewals to act on within {days} days"
-    horizon = as_of + timedelta(days=days)
-    months = [month for month in pipeline if _month(str(month["month"])) <= horizon]
-    if not months:
-        return 0, f"renewals to act on within {days} days"
-    until = _last_day(_month(str(months[-1]["month"])))
-    return sum(_int(month.get("contracts")) for month in months), f"renewals to act on by {long_date(until)}"
+def due_soon(totals: Mapping[str, Any]) -> tuple[int, str]:
+    """How many contracts must be acted on within 90 days (the register's figure), and the words for it."""
+    return _int(totals.get("act_within_90_days")), "renewals to act on within 90 days"
 
 
 def _as_of(value: Any) -> date | None:
@@ -255,13 +239,12 @@ def build_dashboard(summary: Mapping[str, Any]) -> dict[str, Any]:
     totals: Mapping[str, Any] = summary.get("totals") or {}
     months: Sequence[Mapping[str, Any]] = summary.get("pipeline") or []
     overdue: Mapping[str, Any] = summary.get("pipeline_overdue") or {}
-    as_of = _as_of(summary.get("as_of"))
     risks = [
         {**risk, "count": _int(risk.get("count")), "title": LISTS.get(str(risk.get("list")), {}).get("title")}
         for risk in summary.get("risks") or []
     ]
     risks_total = sum(risk["count"] for risk in risks)
-    soon, soon_words = due_soon(totals, months, as_of)
+    soon, soon_words = due_soon(totals)
 
     pipeline_points, pipeline_table = pipeline_figures(months)
     total_in_window = sum(int(point.value) for point in pipeline_points)

@@ -21,3 +21,13 @@ async def start(request: Request, pages: PagesDep) -> Response:
     if user.has_any("requester"):
         return RedirectResponse("/requests", status_code=303)
     return RedirectResponse("/renewals", status_code=303)
+
+
+@router.get("/accessibility", summary="Accessibility statement")
+async def accessibility(request: Request, pages: PagesDep) -> Response:
+    return pages.render(request, "accessibility.html")
+
+
+@router.get("/help", summary="Help")
+async def help_page(request: Request, pages: PagesDep) -> Response:
+    return pages.render(request, "help.html")

@@ -3,10 +3,13 @@
 Readable by the TDA (members and chair), contract managers, administrators and auditors; any other role
 gets 403 and no token gets 401, both as problem+json. Money is a string in GBP with two decimal places,
 dates are ISO calendar days in Europe/London, and ``as_of`` is the council's day the figures are for.
+Spreadsheets (CSV, XLSX) are written on a worker thread, so a large export does not hold up other
+requests.
 """
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date
 from typing import Annotated, Any, Literal
 
@@ -37,6 +40,7 @@ class Totals(BaseModel):
     live_contracts_without_value: int = Field(description="Active contracts with no annual value recorded")
     suppliers: int = Field(description="Suppliers not retired")
     annual_value: Gbp = Field(description="Annual value of the active contracts")
+    act_within_90_days: int = Field(description="Active contracts whose act-by date is in the next 90 days")
 
 
 class PipelineMonth(BaseModel):
@@ -187,8 +191,8 @@ async def estate_list(
         data = estate_queries.cells(spec.columns, rows)
         filename = f"estate-{name}-{today.isoformat()}.{format}"
         if format == "csv":
-            return _download(csv_bytes(header, data), CSV, filename)
-        return _download(xlsx_bytes(name, header, data), XLSX, filename)
+            return _download(await asyncio.to_thread(csv_bytes, header, data), CSV, filename)
+        return _download(await asyncio.to_thread(xlsx_bytes, name, header, data), XLSX, filename)
     if cursor is not None:
         if not cursor.isdigit() or int(cursor) < 1:
             raise InvalidValue(
@@ -225,14 +229,16 @@ async def transparency_csv(session: SessionDep, container: ContainerDep, _: Read
     """The Local Government Transparency Code 2015 contracts list: active contracts whose value (total
     over their length, else annual) exceeds £5,000, in the Code's columns."""
     header, rows, day = await _transparency(session, container)
-    return _download(csv_bytes(header, rows), CSV, f"transparency-contracts-{day}.csv")
+    data = await asyncio.to_thread(csv_bytes, header, rows)
+    return _download(data, CSV, f"transparency-contracts-{day}.csv")
 
 
 @router.get("/exports/transparency.xlsx", response_class=Response, responses={200: {"content": {XLSX: {}}}})
 async def transparency_xlsx(session: SessionDep, container: ContainerDep, _: Reader) -> Response:
     """The Transparency Code contracts list as a workbook (one sheet, "Contracts")."""
     header, rows, day = await _transparency(session, container)
-    return _download(xlsx_bytes("Contracts", header, rows), XLSX, f"transparency-contracts-{day}.xlsx")
+    data = await asyncio.to_thread(xlsx_bytes, "Contracts", header, rows)
+    return _download(data, XLSX, f"transparency-contracts-{day}.xlsx")
 
 
 OCDS_STATUS = {"pending": "pending", "active": "active", "cancelled": "cancelled", "terminated": "terminated"}
