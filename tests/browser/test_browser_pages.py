@@ -4,20 +4,22 @@ nothing in the console, for the people who use it; the README's screenshots of t
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
 
 import pytest
-from browser_support import Screenshots, activate, check_page, follow_link, pick, press_button, type_into
+from browser_support import (
+    Screenshots,
+    SignIn,
+    activate,
+    check_page,
+    follow_link,
+    heading,
+    pick,
+    press_button,
+    type_into,
+)
 from playwright.async_api import Page, expect
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1200)]
-
-SignIn = Callable[[str], Awaitable[Page]]
-
-
-async def heading(page: Page, text: str | re.Pattern[str]) -> None:
-    await expect(page.get_by_role("heading", level=1)).to_have_text(text)
-    await check_page(page)
 
 
 async def test_the_dashboard_and_every_estate_list_pass_axe(
@@ -118,6 +120,9 @@ async def test_the_request_and_review_lists_pass_axe(sign_in: SignIn) -> None:
 
 
 async def test_the_footers_accessibility_statement_and_help_pass_axe(anonymous: Page) -> None:
-    for href, title in (("/accessibility", "Accessibility statement for Estate"), ("/help", "Help using Estate")):
+    for href, title in (
+        ("/accessibility", "Accessibility statement for Estate"),
+        ("/help", "Help using Estate"),
+    ):
         await anonymous.goto(href)
         await heading(anonymous, title)
