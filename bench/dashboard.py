@@ -16,14 +16,15 @@ What it does, in order (bench/README.md, "The dashboard", explains each figure):
 3. in-process: the summary computed from scratch (``estate_queries.summary``), the cache's hit path
    (``change_marker``), the portal's ``build_dashboard`` + template render of the real summary, and
    EXPLAIN (ANALYZE, BUFFERS) of every statement the summary sends;
-4. starts ``estate-register http`` twice on that database (default settings, whose summary is cached
-   while nothing changes; and ``ESTATE_REGISTER_ESTATE_SUMMARY_CACHE_SECONDS=0``, which computes it on
-   every call, as the first render after any change does) and ``estate-portal http`` in front of each;
-5. signs in through each portal's dev sign-in as the TDA chair (an httpx client keeping the cookie),
-   warms up, then measures, sequentially and interleaved (one of each kind in turn, so every kind sees
-   the machine in the same state): ``GET /dashboard``, ``GET /api/v1/estate/summary`` straight from the
-   register with a bearer token, and ``GET /health/live`` on the portal and on the register; then the
-   same with 4 concurrent clients;
+4. starts ``estate-register http`` on that database (default settings: its summary is cached in process
+   while nothing it reads changes) and ``estate-portal http`` in front of it;
+5. signs in through the portal's dev sign-in as the TDA chair (httpx clients keeping the cookie), warms up,
+   then measures, sequentially and interleaved (one of each kind in turn, so every kind sees the machine
+   in the same state): ``GET /dashboard``, ``GET /api/v1/estate/summary`` straight from the register
+   with a bearer token, and ``GET /health/live`` on the portal and on the register; once with nothing
+   changing (the summary cached) and once with a change before every dashboard and summary request (a
+   renewal alert folded into the estate view, which moves the cache's change marker: the first render
+   after any change); each with 1 client, then with 4 concurrent clients;
 6. prints the table, writes bench/results/dashboard.json, stops everything, drops the database.
 """
 
@@ -42,6 +43,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -498,14 +500,18 @@ def check_dashboard(html: str, summary: dict[str, Any]) -> None:
         raise RuntimeError("the dashboard page is not the dashboard")
 
 
-Kind = tuple[str, httpx.AsyncClient, str]
+Before = Callable[[], Awaitable[None]] | None
+Kind = tuple[str, httpx.AsyncClient, str, Before]
+"""(name, client, path, what to do, untimed, before each request)."""
 
 
 async def measure(kinds: list[Kind], rounds: int) -> dict[str, list[float]]:
     """``rounds`` rounds of one request of each kind in turn, sequentially; latency of each, in seconds."""
-    out: dict[str, list[float]] = {name: [] for name, _, _ in kinds}
+    out: dict[str, list[float]] = {name: [] for name, _, _, _ in kinds}
     for _ in range(rounds):
-        for name, client, path in kinds:
+        for name, client, path, before in kinds:
+            if before is not None:
+                await before()
             started = time.perf_counter()
             answer = await client.get(path)
             elapsed = time.perf_counter() - started
@@ -515,11 +521,56 @@ async def measure(kinds: list[Kind], rounds: int) -> dict[str, list[float]]:
     return out
 
 
-def postgres_cpu_s() -> float:
-    """CPU time of every PostgreSQL process on the machine (the benchmark's backends among them)."""
+class Changes:
+    """Changes to what the summary reads, one before each request of the "after a change" runs: the
+    notifications service sent another renewal alert for a contract (an ``AlertSent`` folded through the
+    register's own projection code, as its worker does), which moves the summary cache's change marker
+    and changes no figure on the page."""
+
+    def __init__(self, container: Container, targets: list[tuple[uuid.UUID, str, date]]) -> None:
+        self.container = container
+        self.targets = targets
+        self.made = 0
+
+    @classmethod
+    async def load(cls, container: Container) -> Changes:
+        async with container.sessions() as session:
+            rows = (
+                await session.execute(
+                    text(
+                        "SELECT contract_id, contract_reference, last_alert_act_by FROM estate_contract_alerts "
+                        "WHERE last_alert_act_by IS NOT NULL ORDER BY contract_id LIMIT 500"
+                    )
+                )
+            ).all()
+        return cls(container, [(r[0], r[1], r[2]) for r in rows])
+
+    async def make(self) -> None:
+        contract_id, reference, act_by = self.targets[self.made % len(self.targets)]
+        self.made += 1
+        alert = AlertSent(
+            alert_id=uuid.uuid4(),
+            contract_id=contract_id,
+            contract_reference=reference,
+            recipient_role="contract_owner",
+            recipient=Recipient(
+                email=f"owner.{reference.lower()}@council.gov.uk", name=f"Owner of {reference}"
+            ),
+            rung_days=7,
+            act_by=act_by,
+            channel="email",
+            sent_at=datetime.now(UTC),
+        )
+        await project(self.container, [alert])
+
+
+def postgres_cpu_s(database: str) -> float:
+    """CPU time of the PostgreSQL backends connected to ``database`` (their process title names it;
+    other databases' backends, other engineers' tests among them, are left out)."""
     total = 0.0
-    for process in psutil.process_iter(["name"]):
-        if process.info["name"] in ("postgres", "postmaster"):
+    for process in psutil.process_iter(["name", "cmdline"]):
+        title = " ".join(process.info["cmdline"] or ())
+        if process.info["name"] in ("postgres", "postmaster") and f" {database} " in f"{title} ":
             with contextlib.suppress(psutil.Error):
                 times = process.cpu_times()
                 total += times.user + times.system
@@ -531,12 +582,13 @@ async def phase(
     make_kinds: list[list[Kind]],
     rounds: int,
     children: dict[str, harness.Child],
+    database: str,
 ) -> dict[str, Any]:
     """One measurement: ``len(make_kinds)`` clients, each with its own kinds (own connections), running
     ``rounds`` interleaved rounds concurrently. Per kind: p50/p95/p99/max; CPU of each process."""
     log(f"{label}: {len(make_kinds)} client(s) x {rounds} rounds of {[k[0] for k in make_kinds[0]]}")
     cpu_before = {name: harness.cpu_seconds(child.pid) for name, child in children.items()}
-    pg_before = postgres_cpu_s()
+    pg_before = postgres_cpu_s(database)
     psi_before = register_bench.cpu_pressure()
     started = time.perf_counter()
     results = await asyncio.gather(*(measure(kinds, rounds) for kinds in make_kinds))
@@ -556,7 +608,7 @@ async def phase(
                 name: round(harness.cpu_seconds(child.pid) - cpu_before[name], 2)
                 for name, child in children.items()
             },
-            "postgresql": round(postgres_cpu_s() - pg_before, 2),
+            "postgresql_backends": round(postgres_cpu_s(database) - pg_before, 2),
         },
         "by_kind": {name: harness.latency_summary(values, elapsed) for name, values in merged.items()},
     }
@@ -674,18 +726,18 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 results["explain"] = await explain_summary(container, today)
                 for plan in results["explain"][:5]:
                     log(f"  {plan['execution_ms']:>9} ms  {plan['sql'][:110]}")
-            finally:
-                await container.close()
 
-            # --- the processes ---
-            key_path = work / "dev-key.pem"
-            auth = AuthSettings(dev_key_path=key_path)
-            token = mint_token(auth, subject="bench", roles=["tda_chair"], email=ACTOR, ttl_seconds=6 * 3600)
-            workers = str(args.workers)
-            unused = f"http://127.0.0.1:{harness.free_port()}"
-            urls: dict[str, str] = {}
-            for variant, cache_s in (("cached", None), ("cold", "0")):
+                # --- the processes ---
+                key_path = work / "dev-key.pem"
+                auth = AuthSettings(dev_key_path=key_path)
+                token = mint_token(
+                    auth, subject="bench", roles=["tda_chair"], email=ACTOR, ttl_seconds=6 * 3600
+                )
+                workers = str(args.workers)
+                unused = f"http://127.0.0.1:{harness.free_port()}"
                 register_port, portal_port = harness.free_port(), harness.free_port()
+                register_url = f"http://127.0.0.1:{register_port}"
+                portal_url = f"http://127.0.0.1:{portal_port}"
                 register_env = {
                     "ESTATE_REGISTER_DATABASE_URL": url,
                     "ESTATE_REGISTER_HTTP_HOST": "127.0.0.1",
@@ -693,83 +745,81 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     "ESTATE_REGISTER_HTTP_WORKERS": workers,
                     "ESTATE_AUTH_DEV_KEY_PATH": str(key_path),
                 }
-                if cache_s is not None:
-                    register_env["ESTATE_REGISTER_ESTATE_SUMMARY_CACHE_SECONDS"] = cache_s
                 portal_env = {
                     "ESTATE_PORTAL_HTTP_HOST": "127.0.0.1",
                     "ESTATE_PORTAL_HTTP_PORT": str(portal_port),
                     "ESTATE_PORTAL_HTTP_WORKERS": workers,
-                    "ESTATE_PORTAL_REGISTER_URL": f"http://127.0.0.1:{register_port}",
+                    "ESTATE_PORTAL_REGISTER_URL": register_url,
+                    # Not running: the dashboard asks only the register.
                     "ESTATE_PORTAL_PROCUREMENT_URL": unused,
                     "ESTATE_PORTAL_NOTIFICATIONS_URL": unused,
                     "ESTATE_PORTAL_DEV_SIGN_IN": "true",
                     "ESTATE_PORTAL_SESSION_SECRET": "bench-" + "s" * 40,
-                    "ESTATE_PORTAL_PUBLIC_URL": f"http://127.0.0.1:{portal_port}",
+                    "ESTATE_PORTAL_PUBLIC_URL": portal_url,
                     "ESTATE_AUTH_DEV_KEY_PATH": str(key_path),
                 }
-                children[f"register-{variant}"] = harness.start_child(
-                    f"register-{variant}", [harness.register_cli(), "http"], register_env, logs
+                children["register"] = harness.start_child(
+                    "register", [harness.register_cli(), "http"], register_env, logs
                 )
-                children[f"portal-{variant}"] = harness.start_child(
-                    f"portal-{variant}", [portal_cli(), "http"], portal_env, logs
-                )
-                urls[f"register-{variant}"] = f"http://127.0.0.1:{register_port}"
-                urls[f"portal-{variant}"] = f"http://127.0.0.1:{portal_port}"
-            for name, base in urls.items():
+                children["portal"] = harness.start_child("portal", [portal_cli(), "http"], portal_env, logs)
+                await harness.wait_http(f"{register_url}/health/ready", children["register"], timeout_s=180)
                 # The portal's readiness asks procurement and notifications too, which do not run here.
-                path = "/health/ready" if name.startswith("register") else "/health/live"
-                await harness.wait_http(f"{base}{path}", children[name], timeout_s=180)
-            results["settings"] = {
-                "http_workers_each": args.workers,
-                "register_cached": "ESTATE_REGISTER_ESTATE_SUMMARY_CACHE_SECONDS default (60 s)",
-                "register_cold": "ESTATE_REGISTER_ESTATE_SUMMARY_CACHE_SECONDS=0",
-                "persona": PERSONA,
-            }
+                await harness.wait_http(f"{portal_url}/health/live", children["portal"], timeout_s=180)
+                results["settings"] = {
+                    "http_workers_each": args.workers,
+                    "estate_summary_cache_seconds": "default (60)",
+                    "persona": PERSONA,
+                }
+                changes = await Changes.load(container)
 
-            def make_kinds(variant: str, portal: httpx.AsyncClient) -> list[Kind]:
-                register = httpx.AsyncClient(
-                    base_url=urls[f"register-{variant}"],
-                    timeout=120.0,
-                    headers={"Authorization": f"Bearer {token}"},
-                )
-                clients.append(register)
-                return [
-                    ("dashboard", portal, "/dashboard"),
-                    ("summary API", register, "/api/v1/estate/summary"),
-                    ("portal /health/live", portal, "/health/live"),
-                    ("register /health/live", register, "/health/live"),
-                ]
+                def make_kinds(portal: httpx.AsyncClient, before: Before) -> list[Kind]:
+                    register = httpx.AsyncClient(
+                        base_url=register_url, timeout=120.0, headers={"Authorization": f"Bearer {token}"}
+                    )
+                    clients.append(register)
+                    return [
+                        ("dashboard", portal, "/dashboard", before),
+                        ("summary API", register, "/api/v1/estate/summary", before),
+                        ("portal /health/live", portal, "/health/live", None),
+                        ("register /health/live", register, "/health/live", None),
+                    ]
 
-            results["http"] = {}
-            for variant in ("cached", "cold"):
-                portals: list[httpx.AsyncClient] = []
-                for _ in range(1 + args.clients):
-                    portals.append(await sign_in(urls[f"portal-{variant}"]))
+                portals = [await sign_in(portal_url) for _ in range(1 + args.clients)]
                 clients.extend(portals)
                 first = await portals[0].get("/dashboard")
                 first.raise_for_status()
                 check_dashboard(first.text, summary)
-                results.setdefault("dashboard_html_bytes", len(first.content))
-                # Warm every client's connections and both register workers' caches and pools.
-                one = [make_kinds(variant, portals[0])]
-                many = [make_kinds(variant, portal) for portal in portals[1:]]
-                log(f"warming up ({variant})")
-                await asyncio.gather(*(measure(kinds, args.warmup) for kinds in [*one, *many]))
-                rounds = args.renders if variant == "cached" else args.cold_renders
-                monitored = {
-                    "register": children[f"register-{variant}"],
-                    "portal": children[f"portal-{variant}"],
-                }
-                results["http"][variant] = {
-                    "1_client": await phase(f"{variant}, 1 client", one, rounds, monitored),
-                    f"{args.clients}_clients": await phase(
-                        f"{variant}, {args.clients} clients", many, max(1, rounds // args.clients), monitored
-                    ),
-                }
+                results["dashboard_html_bytes"] = len(first.content)
+                results["http"] = {}
+                for variant, before, rounds in (
+                    ("cached", None, args.renders),
+                    ("after a change", changes.make, args.changed_renders),
+                ):
+                    one = [make_kinds(portals[0], before)]
+                    many = [make_kinds(portal, before) for portal in portals[1:]]
+                    log(f"warming up ({variant})")
+                    await asyncio.gather(*(measure(kinds, args.warmup) for kinds in [*one, *many]))
+                    results["http"][variant] = {
+                        "1_client": await phase(
+                            f"{variant}, 1 client", one, rounds, children, results["database"]
+                        ),
+                        f"{args.clients}_clients": await phase(
+                            f"{variant}, {args.clients} clients",
+                            many,
+                            max(1, rounds // args.clients),
+                            children,
+                            results["database"],
+                        ),
+                    }
+                results["changes_made"] = changes.made
+            finally:
+                for client in clients:
+                    with contextlib.suppress(Exception):
+                        await client.aclose()
+                for child in children.values():
+                    child.stop()
+                await container.close()
     finally:
-        for client in clients:
-            with contextlib.suppress(Exception):
-                await client.aclose()
         for child in children.values():
             child.stop()
         if args.keep_logs:
@@ -792,10 +842,10 @@ def _p(results: dict[str, Any], variant: str, clients: str, kind: str, pct: str 
 
 def ratios(results: dict[str, Any], clients: int) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for variant in ("cached", "cold"):
+    for variant in ("cached", "after a change"):
         for load_name in ("1_client", f"{clients}_clients"):
             for pct in ("p50_ms", "p95_ms"):
-                tag = f"{variant}_{load_name}_{pct[:3]}"
+                tag = f"{variant.replace(' ', '_')}_{load_name}_{pct[:3]}"
                 dash = _p(results, variant, load_name, "dashboard", pct)
                 api = _p(results, variant, load_name, "summary API", pct)
                 trivial = _p(results, variant, load_name, "portal /health/live", pct)
@@ -807,10 +857,13 @@ def ratios(results: dict[str, Any], clients: int) -> dict[str, Any]:
 
 def verdict(results: dict[str, Any], clients: int) -> dict[str, Any]:
     out = {}
-    for variant in ("cached", "cold"):
+    for variant in ("cached", "after a change"):
         for load_name in ("1_client", f"{clients}_clients"):
             p95 = _p(results, variant, load_name, "dashboard")
-            out[f"{variant}_{load_name}"] = {"dashboard_p95_ms": p95, "met": p95 <= TARGET_P95_MS}
+            out[f"{variant.replace(' ', '_')}_{load_name}"] = {
+                "dashboard_p95_ms": p95,
+                "met": p95 <= TARGET_P95_MS,
+            }
     return out
 
 
@@ -820,17 +873,17 @@ def table(results: dict[str, Any], clients: int) -> str:
         f"Dashboard benchmark: {size['systems']:,} systems, {size['contracts']:,} contracts; "
         f"{results['machine']['cpus']} CPUs; {results['started_at']}",
         f"  database rows: {results['database_rows']}",
-        f"  {'variant':<8} {'clients':>7} {'kind':<24} {'p50':>8} {'p95':>8} {'p99':>8} {'max':>8} {'n':>5}",
+        f"  {'variant':<14} {'clients':>7} {'kind':<24} {'p50':>8} {'p95':>8} {'p99':>8} {'max':>8} {'n':>5}",
     ]
     for variant, loads in results["http"].items():
         for measured in loads.values():
             for kind, s in measured["by_kind"].items():
                 lines.append(
-                    f"  {variant:<8} {measured['clients']:>7} {kind:<24} {s['p50_ms']:>8} {s['p95_ms']:>8}"
+                    f"  {variant:<14} {measured['clients']:>7} {kind:<24} {s['p50_ms']:>8} {s['p95_ms']:>8}"
                     f" {s['p99_ms']:>8} {s['max_ms']:>8} {s['requests']:>5}"
                 )
             lines.append(
-                f"  {'':<8} {'':>7} cpu s {measured['cpu_s']}, cpu pressure {measured['cpu_pressure_pct']}"
+                f"  {'':<14} {'':>7} cpu s {measured['cpu_s']}, cpu pressure {measured['cpu_pressure_pct']}"
             )
     ip = results["in_process"]
     lines.append(
@@ -861,10 +914,10 @@ def main() -> None:
     parser.add_argument("--contracts", type=int, default=FULL_CONTRACTS)
     parser.add_argument("--renders", type=int, default=300, help="requests of each kind, cached register")
     parser.add_argument(
-        "--cold-renders",
+        "--changed-renders",
         type=int,
         default=None,
-        help="requests of each kind, summary never cached (default: --renders)",
+        help="requests of each kind, each after a change to the register (default: --renders)",
     )
     parser.add_argument("--clients", type=int, default=4, help="concurrent clients of the second run")
     parser.add_argument("--warmup", type=int, default=5, help="rounds per client before measuring")
@@ -885,8 +938,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=BENCH / "results" / "dashboard.json")
     parser.add_argument("--keep-logs", action="store_true")
     args = parser.parse_args()
-    if args.cold_renders is None:
-        args.cold_renders = args.renders
+    if args.changed_renders is None:
+        args.changed_renders = args.renders
     if args.requests is None:
         args.requests = max(100, round(3000 * args.systems / FULL_SYSTEMS))
     if args.alerts is None:

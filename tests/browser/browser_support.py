@@ -6,10 +6,8 @@ Every wait is bounded; nothing here sleeps to make an assertion true.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import re
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -27,6 +25,7 @@ except ImportError as missing:  # pragma: no cover - the message is the point
     ) from missing
 
 from estate_runtime.auth import AuthSettings, mint_token
+from tests.e2e.e2e_support import eventually as _poll
 
 T = TypeVar("T")
 
@@ -60,6 +59,10 @@ PERSONAS = {
 }
 
 
+SignIn = Callable[[str], Awaitable[Page]]
+"""The ``sign_in`` fixture: ``await sign_in("tda-chair")`` is a page signed in as that demo person."""
+
+
 async def eventually(
     probe: Callable[[], Awaitable[T | None]],
     *,
@@ -67,15 +70,19 @@ async def eventually(
     timeout_s: float = EVENT_TIMEOUT_S,
     interval_s: float = 0.5,
 ) -> T:
-    """Poll ``probe`` until it returns something other than None/False; fail naming ``what`` at the deadline."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        result = await probe()
-        if result is not None and result is not False:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s:.0f}s waiting for {what}")
-        await asyncio.sleep(interval_s)
+    """Poll ``probe`` until it returns something other than None/False; fail naming ``what`` at the deadline
+    (the end-to-end tests' poll, with the browser tests' bounds)."""
+    return await _poll(probe, timeout_s=timeout_s, what=what, interval_s=interval_s)
+
+
+async def reload_until(page: Page, url: str, ready: Callable[[], Awaitable[bool]], *, what: str) -> None:
+    """Open ``url`` again until ``ready`` (an event-driven change has reached the page), within bounds."""
+
+    async def probe() -> bool:
+        await page.goto(url)
+        return await ready()
+
+    await eventually(probe, what=what, interval_s=2.0)
 
 
 @dataclass(frozen=True)
@@ -188,6 +195,12 @@ async def check_page(page: Page, *, error_status: bool = False) -> None:
             errors = [e for e in errors if not (e.startswith("Failed to load resource") and page.url in e)]
         watched.console_errors.clear()
         assert not errors, f"the console of {page.url} ({title}) has errors:\n" + "\n".join(errors)
+
+
+async def heading(page: Page, text: str | re.Pattern[str]) -> None:
+    """The page's h1 says ``text``, and the page passes :func:`check_page`."""
+    await expect(page.get_by_role("heading", level=1)).to_have_text(text)
+    await check_page(page)
 
 
 def screenshots_dir(default: Path) -> Path:

@@ -38,6 +38,7 @@ from browser_support import (
     PERSONAS,
     UI_TIMEOUT_MS,
     Screenshots,
+    SignIn,
     Stack,
     check_page,
     choose,
@@ -49,11 +50,10 @@ from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
 from estate_eventing.settings import BrokerSettings
 from estate_eventing.testing import PROCESS_LOGS
+from tests.e2e.e2e_support import free_port
 
 START_TIMEOUT_S = 300.0
 STOP_TIMEOUT_S = 60.0
-
-SignIn = Callable[[str], Awaitable[Page]]
 
 BROWSER_MARK = "browser: drives the portal in chromium against the whole stack (estate up)"
 
@@ -80,16 +80,10 @@ def _port_free(port: int) -> bool:
         return True
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _free_run(length: int) -> int:
     """The first of ``length`` consecutive free ports (``--http-port`` takes one per API, in a row)."""
     for _ in range(200):
-        first = _free_port()
+        first = free_port()
         if first + length < 65535 and all(_port_free(first + i) for i in range(length)):
             return first
     raise RuntimeError(f"no {length} consecutive free ports")
@@ -155,7 +149,7 @@ def estate_stack(
     data_dir = tmp_path_factory.mktemp("estate") / "var"
     data_dir.mkdir()
     log_path = data_dir.parent / "estate-up.log"
-    env = _stack_environment(stack_databases, kafka_settings, _free_port())
+    env = _stack_environment(stack_databases, kafka_settings, free_port())
     args = [
         sys.executable,
         "-m",

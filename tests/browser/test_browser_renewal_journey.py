@@ -22,22 +22,23 @@ import pytest
 from browser_support import (
     PERSONAS,
     Screenshots,
+    SignIn,
     Stack,
     activate,
     check_page,
     choose,
     eventually,
     follow_link,
+    heading,
     press_button,
+    reload_until,
     type_date,
     type_into,
     watch,
 )
-from playwright.async_api import BrowserContext, Page, expect
+from playwright.async_api import BrowserContext, expect
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1500)]
-
-SignIn = Callable[[str], Awaitable[Page]]
 
 REFERENCE = "CCC-ICT-0901"
 TITLE = "Council tax e-billing service"
@@ -97,14 +98,6 @@ async def alert_link(stack: Stack) -> str:
     assert link, message["text"]
     assert link.group(1).startswith(stack.portal), f"the alert links to {link.group(1)}, not the portal"
     return link.group(1)
-
-
-async def reload_until(page: Page, url: str, ready: Callable[[], Awaitable[bool]], *, what: str) -> None:
-    async def probe() -> bool:
-        await page.goto(url)
-        return await ready()
-
-    await eventually(probe, what=what, interval_s=2.0)
 
 
 async def test_an_alert_email_leads_the_owner_to_acknowledge_and_decide_by_keyboard_alone(
@@ -191,8 +184,7 @@ async def test_an_alert_email_leads_the_owner_to_acknowledge_and_decide_by_keybo
 
     # The contract's page in the register shows the decision; found by keyboard from the menu.
     await follow_link(owner, "Contracts")
-    await expect(owner.get_by_role("heading", level=1)).to_have_text("Contract register")
-    await check_page(owner)
+    await heading(owner, "Contract register")
     await type_into(owner, owner.get_by_label("Search contracts"), REFERENCE)
     await press_button(owner, "Apply filters")
     found = owner.get_by_role("link", name=re.compile(rf"^{re.escape(REFERENCE)}"))

@@ -16,21 +16,23 @@ Shift+Tab, the arrow keys, Space, typing and Enter only.
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
 from datetime import date, timedelta
 from typing import Any
 
 import pytest
 from browser_support import (
     Screenshots,
+    SignIn,
     Stack,
     activate,
     check_page,
     choose,
     eventually,
     follow_link,
+    heading,
     pick,
     press_button,
+    reload_until,
     tick,
     type_date,
     type_into,
@@ -39,22 +41,15 @@ from playwright.async_api import Page, expect
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1500)]
 
-SignIn = Callable[[str], Awaitable[Page]]
-
 TITLE = "Corporate complaints case management"
 PRODUCT = "ResolveHub"
 SUPPLIER = "Casebridge Ltd"
 CONDITION = "Complete the DPIA before any resident data is loaded"
 
 
-def step_heading(page: Page, title: str) -> Any:
-    return expect(page.get_by_role("heading", level=1)).to_have_text(title)
-
-
 async def save_and_continue(page: Page, next_title: str) -> None:
     await press_button(page, "Save and continue")
-    await step_heading(page, next_title)
-    await check_page(page)
+    await heading(page, next_title)
 
 
 async def requester_submits(page: Page, screenshots: Screenshots) -> str:
@@ -62,8 +57,7 @@ async def requester_submits(page: Page, screenshots: Screenshots) -> str:
     await expect(page).to_have_url(re.compile(r"/requests$"))
     await check_page(page)
     await press_button(page, "Start a new request")
-    await step_heading(page, "The need")
-    await check_page(page)
+    await heading(page, "The need")
 
     await type_into(page, page.get_by_label("Give your request a short title"), TITLE)
     await pick(page, page.get_by_label("Which service area is asking?"), "Customer Services")
@@ -209,25 +203,18 @@ async def requester_submits(page: Page, screenshots: Screenshots) -> str:
     return reference.group(1)
 
 
-async def reload_until(page: Page, url: str, ready: Callable[[], Awaitable[bool]], *, what: str) -> None:
-    """Open ``url`` again until ``ready`` (an event-driven change has reached the page), within bounds."""
-
-    async def probe() -> bool:
-        await page.goto(url)
-        return await ready()
-
-    await eventually(probe, what=what, interval_s=2.0)
+async def open_from_review_queue(page: Page, link_name: str) -> None:
+    """From the menu to the review queue, then the request whose link names ``link_name``."""
+    await follow_link(page, "Reviews")
+    await heading(page, "Requests for review")
+    await activate(page, page.get_by_role("link", name=re.compile(re.escape(link_name))).first)
+    await heading(page, TITLE)
 
 
 async def member_rates(page: Page, reference: str, screenshots: Screenshots) -> None:
     """Tom Reid's part, by keyboard: open the request from the review queue, start the review, rate every
     item the recommendation needs (Appendix K and the red lines): one partly met, with a comment."""
-    await follow_link(page, "Reviews")
-    await expect(page.get_by_role("heading", level=1)).to_have_text("Requests for review")
-    await check_page(page)
-    await activate(page, page.get_by_role("link", name=re.compile(re.escape(TITLE))).first)
-    await expect(page.get_by_role("heading", level=1)).to_have_text(TITLE)
-    await check_page(page)
+    await open_from_review_queue(page, TITLE)
     # The duplicates panel names the systems that already do this.
     duplicates = page.locator(".estate-candidates")
     await expect(duplicates.get_by_role("link", name="Complaints Tracker")).to_be_visible()
@@ -264,12 +251,7 @@ async def member_rates(page: Page, reference: str, screenshots: Screenshots) -> 
 
 async def chair_decides(page: Page, reference: str) -> None:
     """Alex Morgan's part, by keyboard: approve with one condition (owner, due date) and a rationale."""
-    await follow_link(page, "Reviews")
-    await expect(page.get_by_role("heading", level=1)).to_have_text("Requests for review")
-    await check_page(page)
-    await activate(page, page.get_by_role("link", name=re.compile(re.escape(reference))).first)
-    await expect(page.get_by_role("heading", level=1)).to_have_text(TITLE)
-    await check_page(page)
+    await open_from_review_queue(page, reference)
     await follow_link(page, "Decision")
     decision = page.get_by_role("group", name="What has the TDA decided?")
     await choose(page, decision.get_by_role("radio", name="Approve with conditions"))
@@ -299,8 +281,7 @@ async def test_a_request_becomes_a_planned_system_by_keyboard_alone(
 
     # The requester tracks it.
     await follow_link(requester, f"Track request {reference}")
-    await expect(requester.get_by_role("heading", level=1)).to_have_text(TITLE)
-    await check_page(requester)
+    await heading(requester, TITLE)
 
     chair = await sign_in("tda-chair")
     waiting = chair.locator("#requests ~ table").get_by_role("link", name=TITLE)
@@ -332,8 +313,7 @@ async def test_a_request_becomes_a_planned_system_by_keyboard_alone(
 
     # The chair finds it in the register, by keyboard.
     await follow_link(chair, "Register")
-    await expect(chair.get_by_role("heading", level=1)).to_have_text("Register of systems")
-    await check_page(chair)
+    await heading(chair, "Register of systems")
     await type_into(chair, chair.get_by_label("Search systems"), PRODUCT)
     await press_button(chair, "Apply filters")
     result = chair.get_by_role("link", name=re.compile(rf"^{PRODUCT}"))

@@ -4,15 +4,12 @@ axe-core (WCAG 2.2 AA) with nothing in the console, and signing in works by keyb
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
 
 import pytest
-from browser_support import PERSONAS, Screenshots, Stack, check_page, choose, press_button, tab_to
+from browser_support import PERSONAS, Screenshots, SignIn, Stack, check_page, choose, press_button, tab_to
 from playwright.async_api import Page, expect
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
-
-SignIn = Callable[[str], Awaitable[Page]]
 
 
 async def test_the_start_and_sign_in_pages_pass_axe_and_offer_every_demo_person(

@@ -83,6 +83,16 @@ class Watch:
             )
         return int(count or 0)
 
+    async def a_year_on(self, contract_id: uuid.UUID) -> dict[str, str]:
+        """The decision form's new term end fields: a year after the contract's current term ends."""
+        term_end = date.fromisoformat(str((await self.renewal(contract_id))["term_end"]))
+        new_end = term_end + timedelta(days=365)
+        return {
+            "new_term_end-day": str(new_end.day),
+            "new_term_end-month": str(new_end.month),
+            "new_term_end-year": str(new_end.year),
+        }
+
     def link(self, *, expires_at: datetime | None = None) -> str:
         """The token an alert e-mail to Ravi carries, signed as the service signs it."""
         container = self.stack.notifications
@@ -350,17 +360,13 @@ async def test_a_renewal_needs_a_new_term_end_after_the_current_one(
     assert answer.status_code == 422
     assert error_summary_links(answer.text) == ["new_term_end-day"]
     assert "Enter the date the new term ends, if you renew" in answer.text
-    term_end = date.fromisoformat(str((await watch.renewal(SOON))["term_end"]))
-    new_end = term_end + timedelta(days=365)
     renewed = await portal.post(
         f"/renewals/{SOON}/decision",
         data={
             "csrf_token": csrf_of(page.text),
             "outcome": "renew",
             "rationale": "Good value",
-            "new_term_end-day": str(new_end.day),
-            "new_term_end-month": str(new_end.month),
-            "new_term_end-year": str(new_end.year),
+            **await watch.a_year_on(SOON),
         },
     )
     assert renewed.status_code == 303, renewed.text
@@ -374,8 +380,7 @@ async def test_extending_with_no_option_left_is_refused_by_the_service_naming_th
     page = await portal.get(f"/renewals/{LATER}")
     assert 'value="extend"' not in page.text  # not offered
     assert "no extension options left" in page.text
-    term_end = date.fromisoformat(str((await watch.renewal(LATER))["term_end"]))
-    new_end = term_end + timedelta(days=365)
+    new_term_end = await watch.a_year_on(LATER)
     before = await watch.written()
     answer = await portal.post(
         f"/renewals/{LATER}/decision",
@@ -383,9 +388,7 @@ async def test_extending_with_no_option_left_is_refused_by_the_service_naming_th
             "csrf_token": csrf_of(page.text),
             "outcome": "extend",
             "rationale": "One more year while we re-procure",
-            "new_term_end-day": str(new_end.day),
-            "new_term_end-month": str(new_end.month),
-            "new_term_end-year": str(new_end.year),
+            **new_term_end,
         },
     )
     assert answer.status_code == 409

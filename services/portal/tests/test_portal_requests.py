@@ -118,11 +118,24 @@ async def start(
     return await post_step(portal, "/requests/new", answers, action=action)
 
 
+def reference_in(answer: httpx.Response) -> str:
+    """The reference of the request a saved page redirected to (``/requests/TR-2026-0012/...``)."""
+    return answer.headers["location"].split("/")[2]
+
+
+async def newest_reference(portal: httpx.AsyncClient) -> str:
+    """The reference of the first request in the signed-in person's list."""
+    listing = await portal.get("/requests")
+    found = re.search(r'href="/requests/(TR-\d{4}-\d+)"', listing.text)
+    assert found, "the list has no request"
+    return found.group(1)
+
+
 async def complete_draft(portal: httpx.AsyncClient) -> str:
     """Every question page answered with "Save and continue"; returns the draft's reference."""
     answer = await start(portal, COMPLETE["need"])
     assert answer.status_code == 303, answer.text
-    reference = answer.headers["location"].split("/")[2]
+    reference = reference_in(answer)
     for slug in ORDER[1:]:
         url = f"/requests/{reference}/steps/{slug}"
         answer = await post_step(portal, url, COMPLETE[slug])
@@ -131,9 +144,20 @@ async def complete_draft(portal: httpx.AsyncClient) -> str:
     return reference
 
 
-def procurement_headers(auth: AuthSettings, role: str, subject: str, name: str) -> dict[str, str]:
-    email = f"{subject}@cambridge.gov.uk"
-    token = mint_token(auth, subject=subject, roles=(role,), email=email, name=name)
+async def submit(portal: httpx.AsyncClient, reference: str) -> tuple[httpx.Response, httpx.Response]:
+    """Open "Check your answers" and press Submit: the check page and the answer."""
+    check = await portal.get(f"/requests/{reference}/check")
+    answer = await portal.post(
+        f"/requests/{reference}/submit", data={"csrf_token": csrf_of(check.text), "etag": etag_of(check.text)}
+    )
+    return check, answer
+
+
+def tda_member_headers(auth: AuthSettings) -> dict[str, str]:
+    """Headers to call the procurement API directly as Tom Reid, a member of the TDA."""
+    token = mint_token(
+        auth, subject="tom.reid", roles=("tda_member",), email="tom.reid@cambridge.gov.uk", name="Tom Reid"
+    )
     return {"Authorization": f"Bearer {token}"}
 
 
@@ -240,11 +264,8 @@ async def test_submitting_shows_the_reference_and_the_request_becomes_submitted(
 ) -> None:
     await sign_in(portal, "requester")
     reference = await complete_draft(portal)
-    check = await portal.get(f"/requests/{reference}/check")
 
-    answer = await portal.post(
-        f"/requests/{reference}/submit", data={"csrf_token": csrf_of(check.text), "etag": etag_of(check.text)}
-    )
+    _, answer = await submit(portal, reference)
 
     assert answer.status_code == 303
     assert answer.headers["location"] == f"/requests/{reference}/submitted"
@@ -269,15 +290,11 @@ async def test_an_incomplete_draft_submitted_lists_every_missing_answer_linked_t
     await sign_in(portal, "requester")
     answer = await start(portal, {"title": "Half a request"}, action="draft")
     assert answer.status_code == 303
-    listing = await portal.get("/requests")
-    reference = re.search(r'href="/requests/(TR-\d{4}-\d+)"', listing.text).group(1)  # type: ignore[union-attr]
-    check = await portal.get(f"/requests/{reference}/check")
+    reference = await newest_reference(portal)
+
+    check, refused = await submit(portal, reference)
+
     assert "You cannot submit this request until you answer these" in check.text
-
-    refused = await portal.post(
-        f"/requests/{reference}/submit", data={"csrf_token": csrf_of(check.text), "etag": etag_of(check.text)}
-    )
-
     assert refused.status_code == 422
     assert "There is a problem" in refused.text
     assert "<title>Error: " in refused.text
@@ -347,8 +364,7 @@ async def test_a_page_saved_in_another_tab_meanwhile_is_refused_rather_than_over
     portal: httpx.AsyncClient, sign_in: SignIn
 ) -> None:
     await sign_in(portal, "requester")
-    answer = await start(portal, COMPLETE["need"])
-    reference = answer.headers["location"].split("/")[2]
+    reference = reference_in(await start(portal, COMPLETE["need"]))
     url = f"/requests/{reference}/steps/need"
     first_tab = await portal.get(url)
     await post_step(portal, url, {**COMPLETE["need"], "title": "Changed in the second tab"}, action="draft")
@@ -383,8 +399,7 @@ async def test_a_forged_form_token_writes_nothing(portal: httpx.AsyncClient, sig
     assert await listed_requests(portal) == before
     assert csrf_of(page.text)  # the real token was there to be sent
 
-    saved = await start(portal, COMPLETE["need"])
-    reference = saved.headers["location"].split("/")[2]
+    reference = reference_in(await start(portal, COMPLETE["need"]))
     step = await portal.get(f"/requests/{reference}/steps/need")
     forged_edit = await portal.post(
         f"/requests/{reference}/steps/need",
@@ -456,8 +471,7 @@ async def test_typing_a_need_like_alloy_shows_alloy_on_the_page_and_as_json(
     assert saved.status_code == 303
     following = await portal.get(saved.headers["location"])
     assert alloy in following.text
-    reference = saved.headers["location"].split("/")[2]
-    assert alloy in (await portal.get(f"/requests/{reference}/check")).text
+    assert alloy in (await portal.get(f"/requests/{reference_in(saved)}/check")).text
 
 
 async def test_the_need_page_loads_its_script_from_a_file_and_has_no_inline_script(
@@ -488,8 +502,9 @@ async def test_suggestions_need_a_signed_in_person(portal: httpx.AsyncClient) ->
 async def test_a_requester_cannot_see_another_requesters_request(
     portal: httpx.AsyncClient, sign_in: SignIn, stack: Stack, portal_auth: AuthSettings
 ) -> None:
-    tda = procurement_headers(portal_auth, "tda_member", "tom.reid", "Tom Reid")
-    found = await stack.clients["procurement"].get("/api/v1/requests", headers=tda)
+    found = await stack.clients["procurement"].get(
+        "/api/v1/requests", headers=tda_member_headers(portal_auth)
+    )
     theirs = next(r for r in found.json()["items"] if r["requester"]["name"] == "Nadia Hussain")
     await sign_in(portal, "requester")
 
@@ -522,7 +537,7 @@ async def test_the_tda_sees_every_request_and_can_filter_by_state(
 async def test_the_request_page_tells_the_history_with_questions_decision_and_conditions(
     portal: httpx.AsyncClient, sign_in: SignIn, stack: Stack, portal_auth: AuthSettings
 ) -> None:
-    tda = procurement_headers(portal_auth, "tda_member", "tom.reid", "Tom Reid")
+    tda = tda_member_headers(portal_auth)
     items = (await stack.clients["procurement"].get("/api/v1/requests", headers=tda)).json()["items"]
     conditional = next(r for r in items if r["latest_outcome"] == "approved_with_conditions")
     asked = next(r for r in items if r["state"] == "information_requested")
@@ -550,11 +565,8 @@ async def test_a_requester_answers_the_tdas_questions_and_resubmits(
 ) -> None:
     await sign_in(portal, "requester")
     reference = await complete_draft(portal)
-    check = await portal.get(f"/requests/{reference}/check")
-    await portal.post(
-        f"/requests/{reference}/submit", data={"csrf_token": csrf_of(check.text), "etag": etag_of(check.text)}
-    )
-    tda = procurement_headers(portal_auth, "tda_member", "tom.reid", "Tom Reid")
+    await submit(portal, reference)
+    tda = tda_member_headers(portal_auth)
     procurement = stack.clients["procurement"]
     assert (await procurement.post(f"/api/v1/requests/{reference}/review", headers=tda)).status_code == 200
     asked = await procurement.post(
@@ -597,8 +609,7 @@ async def test_a_requester_withdraws_a_draft_with_a_reason(
     await sign_in(portal, "requester")
     saved = await start(portal, COMPLETE["need"], action="draft")
     assert saved.status_code == 303
-    listing = await portal.get("/requests")
-    reference = re.search(r'href="/requests/(TR-\d{4}-\d+)"', listing.text).group(1)  # type: ignore[union-attr]
+    reference = await newest_reference(portal)
     page = await portal.get(f"/requests/{reference}")
     assert "Continue your request" in page.text
     assert "Withdraw this request" in page.text

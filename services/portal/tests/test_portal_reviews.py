@@ -80,6 +80,27 @@ def etag_of(html: str) -> str:
     return found.group(1).replace("&#34;", '"').replace("&quot;", '"')
 
 
+async def open_review(
+    portal: httpx.AsyncClient, sign_in: SignIn, persona: str, title: str
+) -> tuple[str, httpx.Response]:
+    """Signed in as ``persona``, the review screen of the demo request called ``title``: its reference
+    and the page."""
+    await sign_in(portal, persona)
+    key = await reference_of(portal, title)
+    return key, await portal.get(f"/reviews/{key}")
+
+
+async def post_decision(
+    portal: httpx.AsyncClient, key: str, page: httpx.Response, fields: dict[str, str]
+) -> httpx.Response:
+    """The decision form of ``page`` sent with ``fields`` (and the page's form token and ETag, unless
+    ``fields`` gives others)."""
+    data = {"csrf_token": csrf_of(page.text), **fields}
+    if "etag" not in data:
+        data["etag"] = etag_of(page.text)
+    return await portal.post(f"/reviews/{key}/decision", data=data)
+
+
 async def test_the_queue_lists_the_waiting_demo_requests_oldest_first_with_their_age(
     portal: httpx.AsyncClient, sign_in: SignIn
 ) -> None:
@@ -117,9 +138,7 @@ async def test_the_queue_and_the_review_screen_are_refused_to_a_requester_and_an
 async def test_the_review_screen_shows_the_answers_the_duplicates_and_the_checklist_with_red_lines(
     catalogue: None, portal: httpx.AsyncClient, sign_in: SignIn
 ) -> None:
-    await sign_in(portal, "tda-member")
-    street = await reference_of(portal, STREET)
-    page = await portal.get(f"/reviews/{street}")
+    street, page = await open_review(portal, sign_in, "tda-member", STREET)
     assert page.status_code == 200, page.text
     html = page.text
     # the request's answers
@@ -157,9 +176,7 @@ async def test_the_review_screen_shows_the_answers_the_duplicates_and_the_checkl
 async def test_a_members_saved_scores_show_again_when_the_page_is_reloaded(
     portal: httpx.AsyncClient, sign_in: SignIn
 ) -> None:
-    await sign_in(portal, "tda-member")
-    street = await reference_of(portal, STREET)
-    page = await portal.get(f"/reviews/{street}")
+    street, page = await open_review(portal, sign_in, "tda-member", STREET)
     assert checked(page.text, "rating-R1-1") != "partly_met", (
         "the demo data's rating differs from the new one"
     )
@@ -189,9 +206,7 @@ async def test_a_members_saved_scores_show_again_when_the_page_is_reloaded(
 async def test_an_invalid_scoring_is_shown_again_with_an_error_summary_naming_the_item_and_saves_nothing(
     portal: httpx.AsyncClient, sign_in: SignIn
 ) -> None:
-    await sign_in(portal, "tda-member")
-    street = await reference_of(portal, STREET)
-    page = await portal.get(f"/reviews/{street}")
+    street, page = await open_review(portal, sign_in, "tda-member", STREET)
     answer = await portal.post(
         f"/reviews/{street}/scores",
         data={
@@ -222,17 +237,9 @@ async def test_an_invalid_scoring_is_shown_again_with_an_error_summary_naming_th
 async def test_a_member_cannot_record_a_decision_and_nothing_is_written(
     portal: httpx.AsyncClient, sign_in: SignIn
 ) -> None:
-    await sign_in(portal, "tda-member")
-    street = await reference_of(portal, STREET)
-    page = await portal.get(f"/reviews/{street}")
-    answer = await portal.post(
-        f"/reviews/{street}/decision",
-        data={
-            "csrf_token": csrf_of(page.text),
-            "etag": "whatever",
-            "outcome": "not_approved",
-            "rationale": "Re-use Alloy.",
-        },
+    street, page = await open_review(portal, sign_in, "tda-member", STREET)
+    answer = await post_decision(
+        portal, street, page, {"etag": "whatever", "outcome": "not_approved", "rationale": "Re-use Alloy."}
     )
     assert answer.status_code == 403
     assert "You cannot see this page" in answer.text
@@ -246,18 +253,16 @@ async def test_a_member_cannot_record_a_decision_and_nothing_is_written(
 async def test_the_chair_approves_with_a_condition_and_the_review_and_queue_show_it_decided(
     portal: httpx.AsyncClient, sign_in: SignIn
 ) -> None:
-    await sign_in(portal, "tda-chair")
-    street = await reference_of(portal, STREET)
-    page = await portal.get(f"/reviews/{street}")
+    street, page = await open_review(portal, sign_in, "tda-chair", STREET)
     assert f'action="/reviews/{street}/decision"' in page.text
     for n in (1, 2, 3):
         assert f'name="condition-{n}-text"' in page.text
         assert f'name="condition-{n}-due-day"' in page.text
-    answer = await portal.post(
-        f"/reviews/{street}/decision",
-        data={
-            "csrf_token": csrf_of(page.text),
-            "etag": etag_of(page.text),
+    answer = await post_decision(
+        portal,
+        street,
+        page,
+        {
             "condition_rows": "3",
             "action": "decide",
             "outcome": "approved_with_conditions",
@@ -297,14 +302,12 @@ async def test_the_chair_approves_with_a_condition_and_the_review_and_queue_show
 async def test_an_impossible_due_date_names_the_conditions_date_field_and_nothing_is_decided(
     portal: httpx.AsyncClient, sign_in: SignIn
 ) -> None:
-    await sign_in(portal, "tda-chair")
-    street = await reference_of(portal, STREET)
-    page = await portal.get(f"/reviews/{street}")
-    answer = await portal.post(
-        f"/reviews/{street}/decision",
-        data={
-            "csrf_token": csrf_of(page.text),
-            "etag": etag_of(page.text),
+    street, page = await open_review(portal, sign_in, "tda-chair", STREET)
+    answer = await post_decision(
+        portal,
+        street,
+        page,
+        {
             "action": "decide",
             "outcome": "approved_with_conditions",
             "rationale": "",
@@ -331,25 +334,23 @@ async def test_an_impossible_due_date_names_the_conditions_date_field_and_nothin
 async def test_a_condition_without_an_owner_and_a_conditional_approval_without_conditions_are_errors(
     portal: httpx.AsyncClient, sign_in: SignIn
 ) -> None:
-    await sign_in(portal, "tda-chair")
-    street = await reference_of(portal, STREET)
-    page = await portal.get(f"/reviews/{street}")
-    none = await portal.post(
-        f"/reviews/{street}/decision",
-        data={
-            "csrf_token": csrf_of(page.text),
-            "etag": etag_of(page.text),
+    street, page = await open_review(portal, sign_in, "tda-chair", STREET)
+    none = await post_decision(
+        portal,
+        street,
+        page,
+        {
             "outcome": "approved_with_conditions",
             "rationale": "Subject to conditions.",
         },
     )
     assert none.status_code == 422
     assert 'href="#condition-1-text"' in none.text
-    no_owner = await portal.post(
-        f"/reviews/{street}/decision",
-        data={
-            "csrf_token": csrf_of(page.text),
-            "etag": etag_of(page.text),
+    no_owner = await post_decision(
+        portal,
+        street,
+        page,
+        {
             "outcome": "approved_with_conditions",
             "rationale": "Subject to conditions.",
             "condition-2-text": "Sign the data processing agreement",
@@ -366,17 +367,14 @@ async def test_a_condition_without_an_owner_and_a_conditional_approval_without_c
 async def test_a_decision_on_a_stale_view_is_refused_and_shown_again(
     portal: httpx.AsyncClient, sign_in: SignIn
 ) -> None:
-    await sign_in(portal, "tda-chair")
-    street = await reference_of(portal, STREET)
-    page = await portal.get(f"/reviews/{street}")
+    street, page = await open_review(portal, sign_in, "tda-chair", STREET)
     stale = etag_of(page.text)
     token = csrf_of(page.text)
     # the chair rates an item meanwhile (in another tab): the request's version moves on
     saved = await portal.post(f"/reviews/{street}/scores", data={"csrf_token": token, "rating-R1-1": "met"})
     assert saved.status_code == 303
-    answer = await portal.post(
-        f"/reviews/{street}/decision",
-        data={"csrf_token": token, "etag": stale, "outcome": "not_approved", "rationale": "Re-use Alloy."},
+    answer = await post_decision(
+        portal, street, page, {"outcome": "not_approved", "rationale": "Re-use Alloy."}
     )
     assert answer.status_code == 412
     assert "There is a problem" in answer.text
@@ -389,20 +387,18 @@ async def test_a_decision_on_a_stale_view_is_refused_and_shown_again(
 async def test_an_approval_with_red_lines_unrated_is_refused_by_the_service_with_an_error_summary(
     portal: httpx.AsyncClient, sign_in: SignIn
 ) -> None:
-    await sign_in(portal, "tda-chair")
-    forms = await reference_of(portal, FORMS)
-    page = await portal.get(f"/reviews/{forms}")
+    forms, page = await open_review(portal, sign_in, "tda-chair", FORMS)
     assert "Start review" in page.text
     assert 'name="outcome"' not in page.text
     started = await portal.post(f"/reviews/{forms}/start", data={"csrf_token": csrf_of(page.text)})
     assert started.status_code == 303
     page = await portal.get(f"/reviews/{forms}")
     assert "Review started" in page.text
-    answer = await portal.post(
-        f"/reviews/{forms}/decision",
-        data={
-            "csrf_token": csrf_of(page.text),
-            "etag": etag_of(page.text),
+    answer = await post_decision(
+        portal,
+        forms,
+        page,
+        {
             "outcome": "approved",
             "rationale": "Renew without the unused modules.",
         },
@@ -443,17 +439,12 @@ async def test_a_member_asks_the_requester_for_more_information(
 
 
 async def test_forged_form_tokens_write_nothing(portal: httpx.AsyncClient, sign_in: SignIn) -> None:
-    await sign_in(portal, "tda-chair")
-    street = await reference_of(portal, STREET)
-    page = await portal.get(f"/reviews/{street}")
-    decision = await portal.post(
-        f"/reviews/{street}/decision",
-        data={
-            "csrf_token": "forged",
-            "etag": etag_of(page.text),
-            "outcome": "not_approved",
-            "rationale": "Re-use Alloy.",
-        },
+    street, page = await open_review(portal, sign_in, "tda-chair", STREET)
+    decision = await post_decision(
+        portal,
+        street,
+        page,
+        {"csrf_token": "forged", "outcome": "not_approved", "rationale": "Re-use Alloy."},
     )
     assert decision.status_code == 403
     assert "This form could not be accepted" in decision.text
@@ -468,15 +459,13 @@ async def test_forged_form_tokens_write_nothing(portal: httpx.AsyncClient, sign_
 async def test_add_another_condition_gives_a_fourth_row_keeping_what_was_typed_and_decides_nothing(
     portal: httpx.AsyncClient, sign_in: SignIn
 ) -> None:
-    await sign_in(portal, "tda-chair")
-    street = await reference_of(portal, STREET)
-    page = await portal.get(f"/reviews/{street}")
+    street, page = await open_review(portal, sign_in, "tda-chair", STREET)
     assert 'name="condition-4-text"' not in page.text
-    more = await portal.post(
-        f"/reviews/{street}/decision",
-        data={
-            "csrf_token": csrf_of(page.text),
-            "etag": etag_of(page.text),
+    more = await post_decision(
+        portal,
+        street,
+        page,
+        {
             "condition_rows": "3",
             "action": "add_condition",
             "outcome": "approved_with_conditions",

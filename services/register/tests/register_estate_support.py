@@ -44,6 +44,7 @@ from typing import Any
 from fakes import NOW, FixedClock
 
 from estate_contracts.common import Person
+from estate_contracts.envelope import Envelope, new_envelope
 from estate_contracts.notification_events import (
     AlertAcknowledged,
     AlertEscalated,
@@ -87,14 +88,42 @@ REQUEST_IDS = {
 }
 
 
+EVENTS_AT = datetime(2025, 2, 10, 9, 0, tzinfo=UTC)
+"""When the worker tests' events happened and were published."""
+
+
 def at(day: str, hour: int = 10) -> datetime:
     return datetime.fromisoformat(day).replace(hour=hour, tzinfo=UTC)
+
+
+def envelope_of(payload: Any, source: str, subject: uuid.UUID) -> Envelope:
+    """The event as its producer publishes it, at :data:`EVENTS_AT`."""
+    return new_envelope(
+        event=payload, source=source, subject=str(subject), correlationid="corr-estate", time=EVENTS_AT
+    )
+
+
+def submission(
+    request_id: uuid.UUID, reference: str = "TR-2025-0042", *, title: str = "Online forms for council tax"
+) -> RequestSubmitted:
+    """A request submitted at :data:`EVENTS_AT`, as the worker tests send it."""
+    return RequestSubmitted(
+        request_id=request_id,
+        reference=reference,
+        title=title,
+        requester=RAVI,
+        service_area="local-taxation",
+        category="it",
+        problem_summary="Residents phone in to change their details",
+        councils_in_scope=["CCC"],
+        submitted_at=EVENTS_AT,
+    )
 
 
 def submitted(name: str, title: str, day: str, *, area: str = "customer-services") -> RequestSubmitted:
     return RequestSubmitted(
         request_id=REQUEST_IDS[name],
-        reference=f"TR-2025-000{name[1]}",
+        reference=reference(name),
         title=title,
         requester=RAVI,
         service_area=area,
@@ -472,11 +501,16 @@ def prepare_estate_database(url: str) -> dict[str, uuid.UUID]:
 
 
 __all__ = [
+    "CHAIR",
+    "EVENTS_AT",
+    "RAVI",
     "REQUEST_IDS",
     "TODAY",
     "alert_events",
     "build_estate",
+    "envelope_of",
     "prepare_estate_database",
     "project",
     "request_events",
+    "submission",
 ]

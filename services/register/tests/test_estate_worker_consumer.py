@@ -12,19 +12,15 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from register_estate_support import CHAIR, RAVI, TODAY, envelope_of, submission
+from register_estate_support import EVENTS_AT as SUBMITTED_AT
 from sqlalchemy import text
 
-from estate_contracts.common import Person
-from estate_contracts.envelope import Envelope, new_envelope
+from estate_contracts.envelope import Envelope
 from estate_contracts.notification_events import SOURCE as NOTIFICATIONS
 from estate_contracts.notification_events import AlertAcknowledged, AlertEscalated
 from estate_contracts.procurement_events import SOURCE as PROCUREMENT
-from estate_contracts.procurement_events import (
-    ProposedSystem,
-    RequestDecided,
-    RequestReviewStarted,
-    RequestSubmitted,
-)
+from estate_contracts.procurement_events import ProposedSystem, RequestDecided, RequestReviewStarted
 from estate_contracts.topics import NOTIFICATIONS_ALERTS, PROCUREMENT_REQUESTS
 from estate_eventing.consumer import IdempotentConsumer, IncomingRecord, Outcome
 from estate_eventing.publisher import OutboundMessage
@@ -35,9 +31,6 @@ from estate_register.bootstrap import Container
 
 on_both_databases = pytest.mark.parametrize("db_url", ["sqlite", "postgresql"], indirect=True)
 DLQ = f"estate.dlq.{GROUP_ID}"
-RAVI = Person(id="oid-ravi", name="Ravi Patel", email="ravi.patel@cambridge.gov.uk")
-CHAIR = Person(id="oid-alex", name="Alex Morgan", email="alex.morgan@cambridge.gov.uk")
-SUBMITTED_AT = datetime(2025, 2, 10, 9, 0, tzinfo=UTC)
 
 
 class RecordingPublisher:
@@ -60,12 +53,6 @@ def consumer(container: Container, dead_letters: RecordingPublisher) -> Idempote
     return subscribe(make_broker(settings), container, settings, dead_letters=dead_letters).consumer
 
 
-def envelope_of(payload: Any, source: str, subject: uuid.UUID) -> Envelope:
-    return new_envelope(
-        event=payload, source=source, subject=str(subject), correlationid="corr-estate", time=SUBMITTED_AT
-    )
-
-
 def record(envelope: Envelope | bytes, topic: str, offset: int, key: uuid.UUID) -> IncomingRecord:
     value = envelope if isinstance(envelope, bytes) else envelope.to_bytes()
     headers = [] if isinstance(envelope, bytes) else envelope.kafka_headers()
@@ -83,26 +70,15 @@ async def counts(container: Container) -> list[int]:
         ]
 
 
-async def pending(container: Container) -> list[dict[str, Any]]:
+async def list_rows(container: Container, name: str) -> list[dict[str, Any]]:
+    """The first 50 rows of an estate list, on the tests' day."""
     async with container.sessions() as session:
-        rows, _ = await estate_queries.list_page(
-            session, "requests-pending", today=date(2025, 3, 3), offset=0, limit=50
-        )
+        rows, _ = await estate_queries.list_page(session, name, today=TODAY, offset=0, limit=50)
     return rows
 
 
-def submission(request_id: uuid.UUID, reference: str = "TR-2025-0042") -> RequestSubmitted:
-    return RequestSubmitted(
-        request_id=request_id,
-        reference=reference,
-        title="Online forms for council tax",
-        requester=RAVI,
-        service_area="local-taxation",
-        category="it",
-        problem_summary="Residents phone in to change their details",
-        councils_in_scope=["CCC"],
-        submitted_at=SUBMITTED_AT,
-    )
+async def pending(container: Container) -> list[dict[str, Any]]:
+    return await list_rows(container, "requests-pending")
 
 
 @on_both_databases
@@ -189,37 +165,34 @@ async def test_an_approval_plans_a_system_and_takes_the_request_off_the_pending_
     assert tuple(state) == ("decided", "approved")
 
 
-async def contract_act_by(container: Container, reference: str) -> tuple[uuid.UUID, date]:
+async def storm_escalated(container: Container, *, from_role: str) -> AlertEscalated:
+    """An escalation to the TDA of the alert about the demo estate's Storm contract (CCC-ICT-0004)."""
     async with container.uow() as uow:
-        found = await uow.contracts.get_by_reference(reference)
+        found = await uow.contracts.get_by_reference("CCC-ICT-0004")
     assert found is not None and found.act_by is not None
-    return found.id, found.act_by
+    return AlertEscalated(
+        alert_id=uuid.uuid4(),
+        contract_id=found.id,
+        contract_reference="CCC-ICT-0004",
+        from_role=from_role,
+        to_role="tda",
+        reason="not_acknowledged",
+        rung_days=30,
+        act_by=found.act_by,
+        escalated_at=datetime(2025, 3, 1, 9, tzinfo=UTC),
+    )
 
 
 async def escalated(container: Container) -> list[str]:
-    async with container.sessions() as session:
-        rows, _ = await estate_queries.list_page(
-            session, "alerts-escalated", today=date(2025, 3, 3), offset=0, limit=50
-        )
-    return [r["reference"] for r in rows]
+    return [r["reference"] for r in await list_rows(container, "alerts-escalated")]
 
 
 @on_both_databases
 async def test_an_escalated_alert_is_listed_until_someone_acknowledges_it(
     consumer: IdempotentConsumer, container: Container
 ):
-    contract_id, act_by = await contract_act_by(container, "CCC-ICT-0004")
-    escalation = AlertEscalated(
-        alert_id=uuid.uuid4(),
-        contract_id=contract_id,
-        contract_reference="CCC-ICT-0004",
-        from_role="budget_holder",
-        to_role="tda",
-        reason="not_acknowledged",
-        rung_days=30,
-        act_by=act_by,
-        escalated_at=datetime(2025, 3, 1, 9, tzinfo=UTC),
-    )
+    escalation = await storm_escalated(container, from_role="budget_holder")
+    contract_id = escalation.contract_id
     acknowledgement = AlertAcknowledged(
         alert_id=escalation.alert_id,
         contract_id=contract_id,
@@ -244,18 +217,8 @@ async def test_an_escalated_alert_is_listed_until_someone_acknowledges_it(
 async def test_bad_json_an_unknown_version_and_an_invalid_alert_are_dead_lettered_with_their_reason(
     consumer: IdempotentConsumer, container: Container, dead_letters: RecordingPublisher
 ):
-    contract_id, act_by = await contract_act_by(container, "CCC-ICT-0004")
-    escalation = AlertEscalated(
-        alert_id=uuid.uuid4(),
-        contract_id=contract_id,
-        contract_reference="CCC-ICT-0004",
-        from_role="contract_owner",
-        to_role="tda",
-        reason="not_acknowledged",
-        rung_days=30,
-        act_by=act_by,
-        escalated_at=datetime(2025, 3, 1, 9, tzinfo=UTC),
-    )
+    escalation = await storm_escalated(container, from_role="contract_owner")
+    contract_id = escalation.contract_id
     good = envelope_of(escalation, NOTIFICATIONS, contract_id)
     version_2 = good.model_copy(update={"id": uuid.uuid4(), "dataversion": 2})
     invalid = good.model_copy(update={"id": uuid.uuid4(), "data": {**good.data, "to_role": "mayor"}})

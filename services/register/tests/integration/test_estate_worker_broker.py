@@ -5,18 +5,18 @@ events say, and the bad message is dead-lettered without holding up the events b
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from register_estate_support import CHAIR, RAVI, envelope_of, submission
+from register_estate_support import EVENTS_AT as T0
 from register_integration_support import eventually, on_postgresql, rows
 
-from estate_contracts.common import Person
-from estate_contracts.envelope import Envelope, new_envelope
 from estate_contracts.notification_events import SOURCE as NOTIFICATIONS
 from estate_contracts.notification_events import AlertEscalated
 from estate_contracts.procurement_events import SOURCE as PROCUREMENT
-from estate_contracts.procurement_events import RequestReviewStarted, RequestSubmitted, RequestWithdrawn
+from estate_contracts.procurement_events import RequestReviewStarted, RequestWithdrawn
 from estate_contracts.topics import NOTIFICATIONS_ALERTS, PROCUREMENT_REQUESTS, dead_letter_topic
 from estate_eventing.settings import BrokerSettings
 from estate_eventing.testing import collect
@@ -26,15 +26,6 @@ from estate_register.bootstrap import Container
 pytestmark = on_postgresql
 
 DLQ = dead_letter_topic(GROUP_ID)
-RAVI = Person(id="oid-ravi", name="Ravi Patel", email="ravi.patel@cambridge.gov.uk")
-CHAIR = Person(id="oid-alex", name="Alex Morgan", email="alex.morgan@cambridge.gov.uk")
-T0 = datetime(2025, 2, 10, 9, 0, tzinfo=UTC)
-
-
-def envelope(payload: object, source: str, subject: uuid.UUID) -> Envelope:
-    return new_envelope(
-        event=payload, source=source, subject=str(subject), correlationid="corr-estate", time=T0
-    )
 
 
 async def send(
@@ -73,18 +64,9 @@ async def test_requests_and_alerts_reach_the_estate_view_once_in_time_order_and_
 ):
     kept, dropped = uuid.uuid4(), uuid.uuid4()
 
-    def submitted(request_id: uuid.UUID, reference: str) -> RequestSubmitted:
-        return RequestSubmitted(
-            request_id=request_id,
-            reference=reference,
-            title=f"Request {reference}",
-            requester=RAVI,
-            service_area="local-taxation",
-            category="it",
-            problem_summary="A need",
-            councils_in_scope=["CCC"],
-            submitted_at=T0,
-        )
+    def submitted(request_id: uuid.UUID, reference: str) -> bytes:
+        event = submission(request_id, reference, title=f"Request {reference}")
+        return envelope_of(event, PROCUREMENT, request_id).to_bytes()
 
     review = RequestReviewStarted(
         request_id=kept,
@@ -114,20 +96,16 @@ async def test_requests_and_alerts_reach_the_estate_view_once_in_time_order_and_
         act_by=storm.act_by,
         escalated_at=T0,
     )
-    review_event = envelope(review, PROCUREMENT, kept)
+    review_event = envelope_of(review, PROCUREMENT, kept)
     messages = [
-        (PROCUREMENT_REQUESTS, kept, envelope(submitted(kept, "TR-2025-0100"), PROCUREMENT, kept).to_bytes()),
+        (PROCUREMENT_REQUESTS, kept, submitted(kept, "TR-2025-0100")),
         (PROCUREMENT_REQUESTS, kept, review_event.to_bytes()),
         (PROCUREMENT_REQUESTS, kept, review_event.to_bytes()),  # delivered twice
-        (PROCUREMENT_REQUESTS, dropped, envelope(withdrawn, PROCUREMENT, dropped).to_bytes()),
+        (PROCUREMENT_REQUESTS, dropped, envelope_of(withdrawn, PROCUREMENT, dropped).to_bytes()),
         (NOTIFICATIONS_ALERTS, storm.id, b"{not json"),
-        (NOTIFICATIONS_ALERTS, storm.id, envelope(escalation, NOTIFICATIONS, storm.id).to_bytes()),
+        (NOTIFICATIONS_ALERTS, storm.id, envelope_of(escalation, NOTIFICATIONS, storm.id).to_bytes()),
         # The withdrawn request's submission arrives after the withdrawal (a late replay).
-        (
-            PROCUREMENT_REQUESTS,
-            dropped,
-            envelope(submitted(dropped, "TR-2025-0101"), PROCUREMENT, dropped).to_bytes(),
-        ),
+        (PROCUREMENT_REQUESTS, dropped, submitted(dropped, "TR-2025-0101")),
     ]
 
     last = await send(worker, messages)

@@ -8,8 +8,8 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from fakes import NOW, FakeEstateProjections
+from register_estate_support import CHAIR, RAVI
 
-from estate_contracts.common import Person
 from estate_contracts.notification_events import (
     ActByApproaching,
     AlertAcknowledged,
@@ -44,8 +44,6 @@ from estate_register.application.estate import (
 
 REQUEST = uuid.uuid4()
 CONTRACT = uuid.uuid4()
-RAVI = Person(id="oid-ravi", name="Ravi Patel", email="ravi.patel@cambridge.gov.uk")
-CHAIR = Person(id="oid-alex", name="Alex Morgan", email="alex.morgan@cambridge.gov.uk")
 T0 = datetime(2025, 2, 3, 9, 0, tzinfo=UTC)
 
 

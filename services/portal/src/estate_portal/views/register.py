@@ -519,6 +519,87 @@ def selected_filters(listing: Listing, describe: Mapping[str, Any]) -> list[dict
     return chosen
 
 
+def sort_of(listing: Listing, sorts: Sequence[tuple[str, str]]) -> str:
+    """The order asked for, if the list offers it, else the list's first (its default)."""
+    return listing.get("sort") if listing.get("sort") in dict(sorts) else sorts[0][0]
+
+
+async def search(
+    api: Api,
+    user: User,
+    names: Names,
+    listing: Listing,
+    resource: str,
+    filters: Sequence[str],
+    params: Mapping[str, Any],
+) -> tuple[dict[str, Any], FormErrors]:
+    """One page of a register (``resource``: systems or contracts) for the filters both registers share
+    and the list's own ``params``; a filter the register cannot read comes back as an error against it."""
+    me = await find_me(api, user, names)
+    mine = listing.get("mine") == "yes" and names.people_visible
+    errors = FormErrors()
+    result: dict[str, Any] = {"items": [], "next_cursor": None, "total": 0}
+    # Nobody in the register has this person's e-mail: they own nothing, so "only mine" finds nothing.
+    if mine and me is None:
+        return result, errors
+    query = {
+        "q": listing.get("q"),
+        **params,
+        "supplier_id": listing.get("supplier_id"),
+        "council": listing.get("council"),
+        "act_by_before": within(listing.get("act_by_within")),
+        "owner_id": me if mine else None,
+        "cursor": listing.cursor,
+        "limit": PAGE_SIZE,
+        "count": "true",
+    }
+    try:
+        result = await api.get("register", f"{REGISTER}/{resource}", **query)
+    except ApiProblem as problem:
+        errors.absorb(problem, filters)
+    return result, errors
+
+
+def list_context(
+    listing: Listing,
+    names: Names,
+    result: Mapping[str, Any],
+    errors: FormErrors,
+    *,
+    title: str,
+    sorts: Sequence[tuple[str, str]],
+    describe: Mapping[str, Any],
+    mine_text: str,
+) -> dict[str, Any]:
+    """What both register lists show: the page of results, its pages, the filters in use and the filter
+    fields both lists have (search, supplier, council, act by, only mine, sort)."""
+    sort = sort_of(listing, sorts)
+    total = result.get("total")
+    common: dict[str, Any] = {
+        "q": "Search",
+        "supplier_id": lambda v: ("Supplier", names.suppliers.get(v, v)),
+        "council": lambda v: ("Council", names.council(v)),
+    }
+    return {
+        "title": title,
+        "listing": listing,
+        "total": total,
+        "errors": errors,
+        "people_visible": names.people_visible,
+        "pagination": listing.pagination(result.get("next_cursor"), total),
+        "selected": selected_filters(listing, {**common, **describe}),
+        "supplier_items": select_items(
+            sorted(names.suppliers.items(), key=lambda s: s[1].casefold()),
+            listing.get("supplier_id"),
+            blank="Any supplier",
+        ),
+        "council_items": select_items(names.councils.items(), listing.get("council"), blank="Any council"),
+        "act_by_items": select_items(WITHIN_MONTHS, listing.get("act_by_within"), blank="Any time"),
+        "sort_items": select_items(sorts[1:], "" if sort == sorts[0][0] else sort, blank=sorts[0][1]),
+        "mine_items": [{"value": "yes", "text": mine_text, "checked": listing.get("mine") == "yes"}],
+    }
+
+
 # --- the register of systems -------------------------------------------------------------------------
 
 SYSTEM_FILTERS = (
@@ -554,37 +635,18 @@ async def systems(
     listing = Listing.of(request, "/systems", SYSTEM_FILTERS)
     names = Names(api)
     await asyncio.gather(names.load_reference(), names.load_suppliers(all_of_them=True))
-    sort = listing.get("sort") if listing.get("sort") in dict(SYSTEM_SORTS) else "name"
-    me = await find_me(api, user, names)
-    mine = listing.get("mine") == "yes" and names.people_visible
-    owner_id = me if mine else None
     params: dict[str, Any] = {
-        "q": listing.get("q"),
         "lifecycle_stage": [s for s in listing.all("lifecycle_stage") if s in LABELS["lifecycle_stage"]],
         "hosting": [h for h in listing.all("hosting") if h in LABELS["hosting"]],
         "service_area_id": listing.get("service_area_id"),
-        "supplier_id": listing.get("supplier_id"),
-        "council": listing.get("council"),
         "holds_personal_data": listing.get("holds_personal_data")
         if listing.get("holds_personal_data") in dict(PERSONAL_DATA)
         else None,
         "capability": listing.get("capability"),
         "contract_ending_before": within(listing.get("contract_ending_within")),
-        "act_by_before": within(listing.get("act_by_within")),
-        "owner_id": owner_id,
-        "sort": sort,
-        "cursor": listing.cursor,
-        "limit": PAGE_SIZE,
-        "count": "true",
+        "sort": sort_of(listing, SYSTEM_SORTS),
     }
-    errors = FormErrors()
-    result: dict[str, Any] = {"items": [], "next_cursor": None, "total": 0}
-    # Nobody in the register has this person's e-mail: they own nothing, so "only mine" finds nothing.
-    if not (mine and owner_id is None):
-        try:
-            result = await api.get("register", f"{REGISTER}/systems", **params)
-        except ApiProblem as problem:
-            errors.absorb(problem, SYSTEM_FILTERS)
+    result, errors = await search(api, user, names, listing, "systems", SYSTEM_FILTERS, params)
     items = result["items"]
     await asyncio.gather(
         names.load_suppliers(ids=(s.get("supplier_id") for s in items)),
@@ -603,28 +665,27 @@ async def systems(
         for s in items
     ]
     describe: dict[str, Any] = {
-        "q": "Search",
         "lifecycle_stage": lambda v: ("Lifecycle stage", label("lifecycle_stage", v)),
         "hosting": lambda v: ("Hosting", label("hosting", v)),
         "service_area_id": lambda v: ("Service area", names.areas.get(v, v)),
-        "supplier_id": lambda v: ("Supplier", names.suppliers.get(v, v)),
-        "council": lambda v: ("Council", names.council(v)),
         "holds_personal_data": lambda v: ("Holds personal data", dict(PERSONAL_DATA).get(v, "")),
         "capability": "Capability",
         "contract_ending_within": lambda v: ("A contract ends within", dict(WITHIN_MONTHS).get(v, "")),
         "act_by_within": lambda v: ("Act on a renewal within", dict(WITHIN_MONTHS).get(v, "")),
         "mine": lambda v: ("Owner", "Systems I own" if v == "yes" and names.people_visible else ""),
     }
-    total = result.get("total")
-    context = {
-        "title": "Register of systems",
-        "listing": listing,
+    context = list_context(
+        listing,
+        names,
+        result,
+        errors,
+        title="Register of systems",
+        sorts=SYSTEM_SORTS,
+        describe=describe,
+        mine_text="Only systems I own",
+    )
+    context |= {
         "rows": rows,
-        "total": total,
-        "errors": errors,
-        "people_visible": names.people_visible,
-        "pagination": listing.pagination(result.get("next_cursor"), total),
-        "selected": selected_filters(listing, describe),
         "stage_items": checkbox_items("lifecycle_stage", listing.all("lifecycle_stage")),
         "hosting_items": checkbox_items("hosting", listing.all("hosting")),
         "area_items": select_items(
@@ -632,12 +693,6 @@ async def systems(
             listing.get("service_area_id"),
             blank="Any service area",
         ),
-        "supplier_items": select_items(
-            sorted(names.suppliers.items(), key=lambda s: s[1].casefold()),
-            listing.get("supplier_id"),
-            blank="Any supplier",
-        ),
-        "council_items": select_items(names.councils.items(), listing.get("council"), blank="Any council"),
         "personal_items": [
             {
                 "value": "",
@@ -650,11 +705,6 @@ async def systems(
             ),
         ],
         "ending_items": select_items(WITHIN_MONTHS, listing.get("contract_ending_within"), blank="Any time"),
-        "act_by_items": select_items(WITHIN_MONTHS, listing.get("act_by_within"), blank="Any time"),
-        "sort_items": select_items(SYSTEM_SORTS[1:], "" if sort == "name" else sort, blank="Name"),
-        "mine_items": [
-            {"value": "yes", "text": "Only systems I own", "checked": listing.get("mine") == "yes"}
-        ],
     }
     return pages.render(request, "register/systems.html", context, status_code=400 if errors else 200)
 
@@ -755,31 +805,13 @@ async def contracts_page(
 ) -> Response:
     listing = Listing.of(request, "/contracts", CONTRACT_FILTERS)
     names = Names(api)
-    sort = listing.get("sort") if listing.get("sort") in dict(CONTRACT_SORTS) else "current_term_end"
-    me = await find_me(api, user, names)
-    mine = listing.get("mine") == "yes" and names.people_visible
-    owner_id = me if mine else None
     params: dict[str, Any] = {
-        "q": listing.get("q"),
-        "supplier_id": listing.get("supplier_id"),
         "status": [s for s in listing.all("status") if s in LABELS["status"]],
-        "council": listing.get("council"),
         "ending_before": within(listing.get("ending_within")),
-        "act_by_before": within(listing.get("act_by_within")),
-        "owner_id": owner_id,
-        "sort": sort,
-        "cursor": listing.cursor,
-        "limit": PAGE_SIZE,
-        "count": "true",
+        "sort": sort_of(listing, CONTRACT_SORTS),
     }
-    errors = FormErrors()
-    result: dict[str, Any] = {"items": [], "next_cursor": None, "total": 0}
-    if not (mine and owner_id is None):
-        try:
-            # First, so that a person the register refuses contracts gets the "cannot see" page.
-            result = await api.get("register", f"{REGISTER}/contracts", **params)
-        except ApiProblem as problem:
-            errors.absorb(problem, CONTRACT_FILTERS)
+    # First, so that a person the register refuses contracts gets the "cannot see" page.
+    result, errors = await search(api, user, names, listing, "contracts", CONTRACT_FILTERS, params)
     items = result["items"]
     await asyncio.gather(
         names.load_reference(),
@@ -787,44 +819,26 @@ async def contracts_page(
         names.load_people(c.get("owner_id") for c in items),
     )
     describe: dict[str, Any] = {
-        "q": "Search",
-        "supplier_id": lambda v: ("Supplier", names.suppliers.get(v, v)),
         "status": lambda v: ("Status", label("status", v)),
-        "council": lambda v: ("Council", names.council(v)),
         "ending_within": lambda v: ("Term ends within", dict(WITHIN_MONTHS).get(v, "")),
         "act_by_within": lambda v: ("Act on renewal within", dict(WITHIN_MONTHS).get(v, "")),
         "mine": lambda v: ("Owner", "My contracts" if v == "yes" and names.people_visible else ""),
     }
-    total = result.get("total")
-    context = {
-        "title": "Contract register",
-        "listing": listing,
+    context = list_context(
+        listing,
+        names,
+        result,
+        errors,
+        title="Contract register",
+        sorts=CONTRACT_SORTS,
+        describe=describe,
+        mine_text="Only contracts I own, sign or hold the budget for",
+    )
+    context |= {
         "rows": [contract_row(c, names) for c in items],
-        "total": total,
-        "errors": errors,
-        "people_visible": names.people_visible,
-        "pagination": listing.pagination(result.get("next_cursor"), total),
-        "selected": selected_filters(listing, describe),
         "status_items": checkbox_items("status", listing.all("status")),
-        "supplier_items": select_items(
-            sorted(names.suppliers.items(), key=lambda s: s[1].casefold()),
-            listing.get("supplier_id"),
-            blank="Any supplier",
-        ),
-        "council_items": select_items(names.councils.items(), listing.get("council"), blank="Any council"),
         "ending_items": select_items(WITHIN_MONTHS, listing.get("ending_within"), blank="Any time"),
-        "act_by_items": select_items(WITHIN_MONTHS, listing.get("act_by_within"), blank="Any time"),
-        "sort_items": select_items(
-            CONTRACT_SORTS[1:], "" if sort == "current_term_end" else sort, blank=CONTRACT_SORTS[0][1]
-        ),
         "money": money,
-        "mine_items": [
-            {
-                "value": "yes",
-                "text": "Only contracts I own, sign or hold the budget for",
-                "checked": listing.get("mine") == "yes",
-            }
-        ],
     }
     return pages.render(request, "register/contracts.html", context, status_code=400 if errors else 200)
 

@@ -492,6 +492,20 @@ class DecisionForm:
         return f"Decision recorded: {label}. The register will update the contract."
 
 
+def decision_fields(
+    outcome: Annotated[str, Form(max_length=100)] = "",
+    rationale: Annotated[str, Form(max_length=100_000)] = "",
+    day: Annotated[str, Form(alias="new_term_end-day", max_length=20)] = "",
+    month: Annotated[str, Form(alias="new_term_end-month", max_length=20)] = "",
+    year: Annotated[str, Form(alias="new_term_end-year", max_length=20)] = "",
+) -> DecisionForm:
+    """The decision form's fields, as both forms that record a decision (signed in, or through a link) send them."""
+    return DecisionForm(outcome, rationale, day, month, year)
+
+
+DecisionFields = Annotated[DecisionForm, Depends(decision_fields)]
+
+
 def absorb(errors: FormErrors, problem: ApiProblem, fields: tuple[str, ...]) -> None:
     """The service's refusal next to the field it names, worded as a sentence."""
     for name, message in problem.field_errors().items():
@@ -508,15 +522,10 @@ async def decide(
     api: UserApi,
     pages: PagesDep,
     session: SessionDep,
-    outcome: Annotated[str, Form(max_length=100)] = "",
-    rationale: Annotated[str, Form(max_length=100_000)] = "",
-    day: Annotated[str, Form(alias="new_term_end-day", max_length=20)] = "",
-    month: Annotated[str, Form(alias="new_term_end-month", max_length=20)] = "",
-    year: Annotated[str, Form(alias="new_term_end-year", max_length=20)] = "",
+    form: DecisionFields,
 ) -> Response:
     """Checked here for what a person must fill in, then by the service for its rules (an extension option
     left, one decision a term); either refusal re-displays the page and nothing is written."""
-    form = DecisionForm(outcome, rationale, day, month, year)
     renewal: dict[str, Any] = await api.get("notifications", f"/api/v1/renewals/{contract_id}")
     errors, new_term_end = form.check(renewal.get("term_end"))
     if errors:
@@ -744,14 +753,9 @@ async def act_decision(
     token: str,
     pages: PagesDep,
     session: SessionDep,
-    outcome: Annotated[str, Form(max_length=100)] = "",
-    rationale: Annotated[str, Form(max_length=100_000)] = "",
-    day: Annotated[str, Form(alias="new_term_end-day", max_length=20)] = "",
-    month: Annotated[str, Form(alias="new_term_end-month", max_length=20)] = "",
-    year: Annotated[str, Form(alias="new_term_end-year", max_length=20)] = "",
+    form: DecisionFields,
 ) -> Response:
     async def work() -> Response:
-        form = DecisionForm(outcome, rationale, day, month, year)
         link = await _link_call(request, token)
         errors, new_term_end = form.check(link["contract"].get("term_end"))
         status_code = 422

@@ -35,13 +35,13 @@ on the review pages. The register matches owner roles to its people by e-mail.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal, InvalidOperation
+from functools import partial
 from typing import Annotated, Any, Literal
 from urllib.parse import quote, urlencode
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
@@ -52,7 +52,20 @@ from estate_portal.backends import Api
 from estate_portal.csrf import protect
 from estate_portal.errors import ApiProblem, PageNotFound, PortalError, ServiceUnavailable, SessionEnded
 from estate_portal.session import User, session_of
+from estate_portal.views.procurement_common import (
+    EMAIL,
+    OUTCOME_WORDS,
+    condition_rows,
+    date_items,
+    if_match,
+    london_instant,
+    read_request,
+    refusal_status,
+    request_path,
+)
+from estate_portal.views.procurement_common import form_text as _text
 from estate_portal.web import (
+    TDA,
     CurrentUser,
     FormErrors,
     PagesDep,
@@ -71,8 +84,6 @@ RAISERS = ("requester", "owner", "contract_manager", "tda_member", "tda_chair")
 READS_ALL = ("tda_member", "tda_chair", "admin", "auditor")
 """Who sees every request in the list (the procurement service's READ_ALL)."""
 
-TDA_ROLES = ("tda_member", "tda_chair")
-
 MIN_ROWS = 3
 MAX_ROWS = 10
 """Rows shown for user stories, options and risks: what is saved plus one empty row, at least 3."""
@@ -90,39 +101,28 @@ STATES: dict[str, tuple[str, str]] = {
 }
 """Each state's words and tag colour (the words carry the meaning; the colour only repeats it)."""
 
-OUTCOMES: dict[str, tuple[str, str]] = {
-    "approved": ("Approved", "govuk-tag--green"),
-    "approved_with_conditions": ("Approved with conditions", "govuk-tag--turquoise"),
-    "not_approved": ("Not approved", "govuk-tag--red"),
+OUTCOME_TAGS = {
+    "approved": "govuk-tag--green",
+    "approved_with_conditions": "govuk-tag--turquoise",
+    "not_approved": "govuk-tag--red",
 }
+"""Each outcome's tag colour (the words, :data:`OUTCOME_WORDS`, carry the meaning)."""
 
 REFERENCE_OR_ID = re.compile(
     r"^(TR-\d{4}-\d{4,}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$"
 )
-LONDON = ZoneInfo("Europe/London")
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MONEY = re.compile(r"^\d+(\.\d{1,2})?$")
-
-
-def _instant(value: Any) -> datetime | None:
-    if not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(str(value))
-    except ValueError:
-        return None
-    return moment.astimezone(LONDON) if moment.tzinfo else moment
 
 
 def london_day(value: Any) -> str:
     """An instant's Europe/London day: 3 March 2027."""
-    moment = _instant(value)
+    moment = london_instant(value)
     return long_date(moment.date()) if moment else ""
 
 
 def london_time(value: Any) -> str:
     """An instant in Europe/London: 3 March 2027 at 14:30."""
-    moment = _instant(value)
+    moment = london_instant(value)
     return long_date(moment) if moment else ""
 
 
@@ -191,6 +191,12 @@ PRIORITIES = (
 OPTION_KINDS = (("buy", "Buy a product"), ("build", "Build it"), ("reuse", "Re-use a system the council has"))
 RAGS = (("red", "Red"), ("amber", "Amber"), ("green", "Green"))
 YES_NO = (("yes", "Yes"), ("no", "No"))
+ROW_PARTS: dict[str, tuple[str, ...]] = {
+    "stories": ("text", "priority"),
+    "options": ("kind", "description", "reason"),
+    "risks": ("risk", "mitigation", "rag"),
+}
+"""The inputs of each numbered row of a group question (``user_stories-1-text``, ...), by kind."""
 
 STEPS: tuple[Step, ...] = (
     Step(
@@ -688,11 +694,6 @@ class StepErrors(FormErrors):
         return out
 
 
-def _text(form: Mapping[str, Any], name: str) -> str:
-    value = form.get(name)
-    return value.strip() if isinstance(value, str) else ""
-
-
 def _lines(value: str) -> list[str]:
     return list(dict.fromkeys(line.strip() for line in value.splitlines() if line.strip()))
 
@@ -705,15 +706,11 @@ def _pounds(raw: str, question: Question, errors: FormErrors) -> str | None:
     if not raw:
         return None
     cleaned = raw.replace(",", "").replace(" ", "").removeprefix("£")
-    if not MONEY.match(cleaned):
-        errors.add(
-            question.anchor,
-            f"{question.short} must be an amount in pounds, like 12000 or 12000.50",
-        )
-        return None
     try:
-        amount = Decimal(cleaned)
+        amount = Decimal(cleaned) if MONEY.match(cleaned) else None
     except InvalidOperation:
+        amount = None
+    if amount is None:
         errors.add(question.anchor, f"{question.short} must be an amount in pounds, like 12000 or 12000.50")
         return None
     if amount >= Decimal(10) ** 13:
@@ -764,11 +761,11 @@ def _person(
     return {"id": user.subject if own else email.casefold(), "name": name, "email": email}
 
 
-def _rows(form: Mapping[str, Any], name: str, parts: Sequence[str]) -> list[tuple[int, dict[str, str]]]:
-    """The numbered rows of a group that have anything in them."""
+def _rows(form: Mapping[str, Any], question: Question) -> list[tuple[int, dict[str, str]]]:
+    """The numbered rows of a group question that have anything in them."""
     rows = []
     for number in range(1, MAX_ROWS + 1):
-        row = {part: _text(form, f"{name}-{number}-{part}") for part in parts}
+        row = {part: _text(form, f"{question.name}-{number}-{part}") for part in ROW_PARTS[question.kind]}
         if any(row.values()):
             rows.append((number, row))
     return rows
@@ -778,7 +775,7 @@ def _stories(
     form: Mapping[str, Any], question: Question, errors: FormErrors, finishing: bool
 ) -> list[dict[str, str]]:
     stories = []
-    for number, row in _rows(form, question.name, ("text", "priority")):
+    for number, row in _rows(form, question):
         if not row["text"]:
             errors.add(f"{question.name}-{number}-text", f"Enter user story {number}, or remove its priority")
             continue
@@ -796,7 +793,7 @@ def _options(
 ) -> list[dict[str, Any]]:
     chosen = _text(form, f"{question.name}-chosen")
     options: list[dict[str, Any]] = []
-    for number, row in _rows(form, question.name, ("kind", "description", "reason")):
+    for number, row in _rows(form, question):
         if not row["description"]:
             errors.add(
                 f"{question.name}-{number}-description", f"Describe option {number}, or clear its answers"
@@ -828,7 +825,7 @@ def _risks(
     form: Mapping[str, Any], question: Question, errors: FormErrors, finishing: bool
 ) -> list[dict[str, str]]:
     risks = []
-    for number, row in _rows(form, question.name, ("risk", "mitigation", "rag")):
+    for number, row in _rows(form, question):
         if not row["risk"]:
             errors.add(f"{question.name}-{number}-risk", f"Describe risk {number}, or clear its answers")
             continue
@@ -1016,20 +1013,12 @@ def stored_values(
             values[q.name] = "yes" if value else "no"
         elif q.kind == "checkboxes":
             values[q.name] = [str(v) for v in value]
-        elif q.kind == "stories":
-            for number, story in enumerate(value, start=1):
-                values[f"{q.name}-{number}-text"] = story.get("text", "")
-                values[f"{q.name}-{number}-priority"] = story.get("priority", "")
-        elif q.kind == "options":
-            for number, option in enumerate(value, start=1):
-                for part in ("kind", "description", "reason"):
-                    values[f"{q.name}-{number}-{part}"] = option.get(part, "")
-                if option.get("chosen"):
+        elif q.kind in ROW_PARTS:
+            for number, row in enumerate(value, start=1):
+                for part in ROW_PARTS[q.kind]:
+                    values[f"{q.name}-{number}-{part}"] = row.get(part, "")
+                if row.get("chosen"):
                     values[f"{q.name}-chosen"] = str(number)
-        elif q.kind == "risks":
-            for number, risk in enumerate(value, start=1):
-                for part in ("risk", "mitigation", "rag"):
-                    values[f"{q.name}-{number}-{part}"] = risk.get(part, "")
         elif q.kind == "person":
             values[f"{q.name}-name"] = value.get("name", "")
             values[f"{q.name}-email"] = value.get("email", "")
@@ -1091,10 +1080,7 @@ def controls(
     step: Step, values: Mapping[str, Any], errors: FormErrors, choices: Choices
 ) -> list[dict[str, Any]]:
     """The step's questions as GOV.UK Frontend macro parameters (``macro`` names the component)."""
-    out = []
-    for q in step.questions:
-        out.append(_control(q, values, errors, choices))
-    return out
+    return [_control(q, values, errors, choices) for q in step.questions]
 
 
 def _label(q: Question) -> dict[str, Any]:
@@ -1105,6 +1091,17 @@ def _hint(q: Question) -> dict[str, str] | None:
     return {"text": q.hint} if q.hint else None
 
 
+def _legend(text: str) -> dict[str, Any]:
+    return {"legend": {"text": text, "classes": "govuk-fieldset__legend--s"}}
+
+
+INPUT_EXTRAS: dict[str, dict[str, Any]] = {
+    "money": {"prefix": {"text": "£"}, "classes": "govuk-input--width-10", "inputmode": "decimal"},
+    "months": {"suffix": {"text": "months"}, "inputmode": "numeric"},
+}
+"""What a text input says beyond its label and value, by the kind of question."""
+
+
 def _control(q: Question, values: Mapping[str, Any], errors: FormErrors, choices: Choices) -> dict[str, Any]:
     value = values.get(q.name, "")
     common: dict[str, Any] = {
@@ -1113,7 +1110,7 @@ def _control(q: Question, values: Mapping[str, Any], errors: FormErrors, choices
         "hint": _hint(q),
         "errorMessage": errors.message(q.name),
     }
-    if q.kind in ("text", "contract"):
+    if q.kind in ("text", "contract", "money", "months"):
         return {
             "macro": "input",
             "params": {
@@ -1122,6 +1119,7 @@ def _control(q: Question, values: Mapping[str, Any], errors: FormErrors, choices
                 "value": value,
                 "classes": q.width or None,
                 "spellcheck": q.kind == "text",
+                **INPUT_EXTRAS.get(q.kind, {}),
             },
         }
     if q.kind in ("textarea", "lines"):
@@ -1134,50 +1132,22 @@ def _control(q: Question, values: Mapping[str, Any], errors: FormErrors, choices
                 "rows": 5 if q.kind == "textarea" else 4,
             },
         }
-    if q.kind == "money":
-        return {
-            "macro": "input",
-            "params": {
-                **common,
-                "label": _label(q),
-                "value": value,
-                "prefix": {"text": "£"},
-                "classes": "govuk-input--width-10",
-                "inputmode": "decimal",
-                "spellcheck": False,
-            },
-        }
-    if q.kind == "months":
-        return {
-            "macro": "input",
-            "params": {
-                **common,
-                "label": _label(q),
-                "value": value,
-                "suffix": {"text": "months"},
-                "classes": q.width,
-                "inputmode": "numeric",
-                "spellcheck": False,
-            },
-        }
     if q.kind == "date":
+        message = errors.message(q.anchor)
+        parts = (
+            values.get(f"{q.name}-day", ""),
+            values.get(f"{q.name}-month", ""),
+            values.get(f"{q.name}-year", ""),
+        )
         return {
             "macro": "date",
             "params": {
                 "id": q.name,
                 "namePrefix": q.name,
-                "fieldset": {"legend": {"text": q.label, "classes": "govuk-fieldset__legend--s"}},
+                "fieldset": _legend(q.label),
                 "hint": _hint(q),
-                "errorMessage": errors.message(q.anchor),
-                "items": [
-                    {
-                        "name": part,
-                        "classes": f"govuk-input--width-{width}"
-                        + (" govuk-input--error" if errors.message(q.anchor) else ""),
-                        "value": values.get(f"{q.name}-{part}", ""),
-                    }
-                    for part, width in (("day", 2), ("month", 2), ("year", 4))
-                ],
+                "errorMessage": message,
+                "items": date_items(parts, wrong=bool(message)),
             },
         }
     if q.kind == "select":
@@ -1198,7 +1168,7 @@ def _control(q: Question, values: Mapping[str, Any], errors: FormErrors, choices
                 "idPrefix": q.name,
                 "name": q.name,
                 "classes": "govuk-radios--inline" if q.kind == "yesno" else None,
-                "fieldset": {"legend": {"text": q.label, "classes": "govuk-fieldset__legend--s"}},
+                "fieldset": _legend(q.label),
                 "hint": _hint(q),
                 "errorMessage": errors.message(q.name),
                 "items": [{"value": v, "text": t, "checked": value == v} for v, t in options],
@@ -1214,7 +1184,7 @@ def _control(q: Question, values: Mapping[str, Any], errors: FormErrors, choices
             "params": {
                 "idPrefix": q.name,
                 "name": q.name,
-                "fieldset": {"legend": {"text": q.label, "classes": "govuk-fieldset__legend--s"}},
+                "fieldset": _legend(q.label),
                 "hint": _hint(q),
                 "errorMessage": errors.message(q.name),
                 "items": [
@@ -1228,86 +1198,63 @@ def _control(q: Question, values: Mapping[str, Any], errors: FormErrors, choices
             },
         }
     if q.kind == "person":
+        wide = "govuk-!-width-two-thirds"
+        person = [
+            _row_input(_part(q, "name"), "Full name", values, errors, classes=wide, autocomplete="off"),
+            _row_input(
+                _part(q, "email"),
+                "Email address",
+                values,
+                errors,
+                classes=wide,
+                input_type="email",
+                autocomplete="off",
+            ),
+        ]
+        return _group(q, [{"legend": None, "controls": person}])
+    if q.kind == "stories":
         return _group(
             q,
-            errors,
-            [
-                {
-                    "legend": None,
-                    "controls": [
-                        _row_input(
-                            q,
-                            "name",
-                            "Full name",
-                            values,
-                            errors,
-                            classes="govuk-!-width-two-thirds",
-                            autocomplete="off",
-                        ),
-                        _row_input(
-                            q,
-                            "email",
-                            "Email address",
-                            values,
-                            errors,
-                            classes="govuk-!-width-two-thirds",
-                            input_type="email",
-                            autocomplete="off",
-                        ),
-                    ],
-                }
-            ],
-            values,
+            _numbered(
+                q,
+                values,
+                "User story",
+                lambda n: [
+                    _row_textarea(_part(q, "text", n), "Story", values, errors),
+                    _row_select(
+                        _part(q, "priority", n), "Priority", PRIORITIES, "Select a priority", values, errors
+                    ),
+                ],
+            ),
         )
-    if q.kind == "stories":
-        rows = []
-        for n in range(1, _filled_rows(values, q.name) + 1):
-            rows.append(
-                {
-                    "legend": f"User story {n}",
-                    "controls": [
-                        _row_textarea(q, n, "text", "Story", values, errors),
-                        _row_select(
-                            q, n, "priority", "Priority", PRIORITIES, "Select a priority", values, errors
-                        ),
-                    ],
-                }
-            )
-        return _group(q, errors, rows, values)
     if q.kind == "options":
-        rows = []
-        count = _filled_rows(values, q.name)
-        for n in range(1, count + 1):
-            rows.append(
-                {
-                    "legend": f"Option {n}",
-                    "controls": [
-                        _row_input(q, "description", "What is the option?", values, errors, number=n),
-                        _row_select(
-                            q,
-                            n,
-                            "kind",
-                            "Is it to buy, build or re-use?",
-                            OPTION_KINDS,
-                            "Select one",
-                            values,
-                            errors,
-                        ),
-                        _row_textarea(q, n, "reason", "Why was it chosen or rejected?", values, errors),
-                    ],
-                }
-            )
+        rows = _numbered(
+            q,
+            values,
+            "Option",
+            lambda n: [
+                _row_input(_part(q, "description", n), "What is the option?", values, errors),
+                _row_select(
+                    _part(q, "kind", n),
+                    "Is it to buy, build or re-use?",
+                    OPTION_KINDS,
+                    "Select one",
+                    values,
+                    errors,
+                ),
+                _row_textarea(_part(q, "reason", n), "Why was it chosen or rejected?", values, errors),
+            ],
+        )
+        count = len(rows)
         chosen = str(values.get(f"{q.name}-chosen", ""))
-        described = {n: str(values.get(f"{q.name}-{n}-description", "")).strip() for n in range(1, count + 1)}
-        group = _group(q, errors, rows, values)
+        described = {n: str(values.get(_part(q, "description", n), "")).strip() for n in range(1, count + 1)}
+        group = _group(q, rows)
         group["after"] = {
             "macro": "radios",
             "params": {
                 "idPrefix": f"{q.name}-chosen",
                 "name": f"{q.name}-chosen",
-                "fieldset": {
-                    "legend": {"text": "Which option do you propose?", "classes": "govuk-fieldset__legend--s"}
-                },
+                "fieldset": _legend("Which option do you propose?"),
                 "errorMessage": errors.message(f"{q.name}-chosen"),
                 "items": [
                     {
@@ -1321,94 +1268,92 @@ def _control(q: Question, values: Mapping[str, Any], errors: FormErrors, choices
         }
         return group
     if q.kind == "risks":
-        rows = []
-        for n in range(1, _filled_rows(values, q.name) + 1):
-            rows.append(
-                {
-                    "legend": f"Risk {n}",
-                    "controls": [
-                        _row_textarea(q, n, "risk", "What is the risk?", values, errors),
-                        _row_textarea(q, n, "mitigation", "How will it be mitigated?", values, errors),
-                        _row_select(q, n, "rag", "Rating", RAGS, "Select a rating", values, errors),
-                    ],
-                }
-            )
-        return _group(q, errors, rows, values)
+        return _group(
+            q,
+            _numbered(
+                q,
+                values,
+                "Risk",
+                lambda n: [
+                    _row_textarea(_part(q, "risk", n), "What is the risk?", values, errors),
+                    _row_textarea(_part(q, "mitigation", n), "How will it be mitigated?", values, errors),
+                    _row_select(_part(q, "rag", n), "Rating", RAGS, "Select a rating", values, errors),
+                ],
+            ),
+        )
     raise AssertionError(q.kind)  # pragma: no cover
 
 
-def _group(
-    q: Question, errors: FormErrors, rows: list[dict[str, Any]], values: Mapping[str, Any]
-) -> dict[str, Any]:
+def _group(q: Question, rows: list[dict[str, Any]]) -> dict[str, Any]:
     return {"macro": "group", "id": q.name, "legend": q.label, "hint": q.hint, "rows": rows}
 
 
-def _row_input(
+def _numbered(
     q: Question,
-    part: str,
+    values: Mapping[str, Any],
+    legend: str,
+    row_controls: Callable[[int], list[dict[str, Any]]],
+) -> list[dict[str, Any]]:
+    """A group question's numbered rows: those with answers and one more, at least :data:`MIN_ROWS`."""
+    return [
+        {"legend": f"{legend} {n}", "controls": row_controls(n)}
+        for n in range(1, _filled_rows(values, q.name) + 1)
+    ]
+
+
+def _part(q: Question, part: str, number: int | None = None) -> str:
+    """The name (and id) of one input of a group question: ``risks-2-rag``, ``system_owner-email``."""
+    return f"{q.name}-{number}-{part}" if number else f"{q.name}-{part}"
+
+
+def _row_field(name: str, label: str, errors: FormErrors) -> dict[str, Any]:
+    return {"id": name, "name": name, "label": {"text": label}, "errorMessage": errors.message(name)}
+
+
+def _row_input(
+    name: str,
     label: str,
     values: Mapping[str, Any],
     errors: FormErrors,
     *,
-    number: int | None = None,
     classes: str | None = None,
     input_type: str = "text",
     autocomplete: str | None = None,
 ) -> dict[str, Any]:
-    name = f"{q.name}-{number}-{part}" if number else f"{q.name}-{part}"
     return {
         "macro": "input",
         "params": {
-            "id": name,
-            "name": name,
+            **_row_field(name, label, errors),
             "type": input_type,
-            "label": {"text": label},
             "value": values.get(name, ""),
             "classes": classes,
             "autocomplete": autocomplete,
             "spellcheck": input_type != "email",
-            "errorMessage": errors.message(name),
         },
     }
 
 
-def _row_textarea(
-    q: Question, number: int, part: str, label: str, values: Mapping[str, Any], errors: FormErrors
-) -> dict[str, Any]:
-    name = f"{q.name}-{number}-{part}"
+def _row_textarea(name: str, label: str, values: Mapping[str, Any], errors: FormErrors) -> dict[str, Any]:
     return {
         "macro": "textarea",
-        "params": {
-            "id": name,
-            "name": name,
-            "label": {"text": label},
-            "value": values.get(name, ""),
-            "rows": 2,
-            "errorMessage": errors.message(name),
-        },
+        "params": {**_row_field(name, label, errors), "value": values.get(name, ""), "rows": 2},
     }
 
 
 def _row_select(
-    q: Question,
-    number: int,
-    part: str,
+    name: str,
     label: str,
     options: Iterable[tuple[str, str]],
     blank: str,
     values: Mapping[str, Any],
     errors: FormErrors,
 ) -> dict[str, Any]:
-    name = f"{q.name}-{number}-{part}"
     value = values.get(name, "")
     return {
         "macro": "select",
         "params": {
-            "id": name,
-            "name": name,
-            "label": {"text": label},
+            **_row_field(name, label, errors),
             "classes": "govuk-!-width-two-thirds",
-            "errorMessage": errors.message(name),
             "items": [{"value": "", "text": blank}]
             + [{"value": v, "text": t, "selected": v == value} for v, t in options],
         },
@@ -1515,6 +1460,19 @@ def answer_sections(
     return sections
 
 
+async def _answer_sections(
+    api: Api, saved: Mapping[str, Any], *, change_base: str | None
+) -> list[dict[str, Any]]:
+    """:func:`answer_sections` with the councils' names and the renewed contract's reference from the register."""
+    choices = await register_choices(api)
+    return answer_sections(
+        saved,
+        change_base=change_base,
+        councils=dict(choices.councils),
+        contract=await contract_reference(api, saved.get("renews_or_replaces_contract_id")),
+    )
+
+
 def missing_list(saved: Mapping[str, Any], base: str) -> list[dict[str, str]]:
     """What the procurement service says submission still needs, each linked to its question page."""
     out = []
@@ -1596,7 +1554,7 @@ async def typed_candidates(
 
 async def saved_candidates(api: Api, key: str) -> list[dict[str, Any]]:
     try:
-        found = await api.get("procurement", f"/api/v1/requests/{quote(key, safe='')}/candidates")
+        found = await api.get("procurement", request_path(key, "/candidates"))
     except ApiProblem:
         return []
     return [candidate_view(c) for c in found or []]
@@ -1613,14 +1571,6 @@ def _key(key: str) -> str:
     if not REFERENCE_OR_ID.match(key):
         raise PageNotFound("There is no request with that reference. Check the web address.")
     return key.upper() if key.upper().startswith("TR-") else key
-
-
-async def read_request(api: Api, key: str) -> tuple[dict[str, Any], str]:
-    """The request as the signed-in person may see it, and its ETag (for If-Match on the next change)."""
-    answer = await api.request("procurement", "GET", f"/api/v1/requests/{quote(key, safe='')}")
-    assert answer is not None
-    body: dict[str, Any] = answer.json()
-    return body, answer.headers.get("etag", "")
 
 
 def editable(saved: Mapping[str, Any]) -> bool:
@@ -1641,8 +1591,8 @@ async def contract_reference(api: Api, contract_id: Any) -> str | None:
 
 def state_tag(state: str, outcome: str | None = None) -> dict[str, str]:
     """The GOV.UK tag of a request's state (a decided request shows its outcome)."""
-    if state == "decided" and outcome in OUTCOMES:
-        text, classes = OUTCOMES[outcome]
+    if state == "decided" and outcome in OUTCOME_TAGS:
+        text, classes = OUTCOME_WORDS[outcome], OUTCOME_TAGS[outcome]
     else:
         text, classes = STATES.get(state, (state, "govuk-tag--grey"))
     return {"text": text, "classes": classes}
@@ -1708,7 +1658,7 @@ def timeline(saved: Mapping[str, Any]) -> list[dict[str, Any]]:
             answered += 1
         elif state == "decided":
             decision = decisions[decided] if decided < len(decisions) else None
-            outcome = OUTCOMES.get(str((decision or {}).get("outcome")), ("Decided", ""))[0]
+            outcome = OUTCOME_WORDS.get(str((decision or {}).get("outcome")), "Decided")
             event["title"] = f"Decided: {outcome}"
             if decision is not None:
                 event["decision"] = {
@@ -1767,11 +1717,7 @@ async def request_list(
             {"html": Markup('<strong class="govuk-tag {}">{}</strong>').format(tag["classes"], tag["text"])},
             {"text": london_day(item.get("submitted_at")) or "Not yet"},
             {"text": _waiting_words(item, is_requester)},
-            {
-                "text": OUTCOMES[item["latest_outcome"]][0]
-                if item.get("latest_outcome") in OUTCOMES
-                else "None yet"
-            },
+            {"text": OUTCOME_WORDS.get(item.get("latest_outcome") or "", "None yet")},
         ]
         if everyone:
             row.insert(2, {"text": (item.get("requester") or {}).get("name", "")})
@@ -1850,10 +1796,7 @@ async def create_request(
 async def step_page(
     request: Request, key: str, slug: str, pages: PagesDep, user: CurrentUser, api: UserApi
 ) -> Response:
-    key = _key(key)
-    step = STEP_OF.get(slug)
-    if step is None:
-        raise PageNotFound("There is no such question page. Go back to the request and try again.")
+    key, step = _key(key), _step(slug)
     saved, etag = await read_request(api, key)
     if not editable(saved):
         return RedirectResponse(f"/requests/{saved['reference']}", status_code=303)
@@ -1887,11 +1830,14 @@ async def save_step(
     user: CurrentUser,
     api: UserApi,
 ) -> Response:
-    key = _key(key)
+    return await _save_step(request, pages, session, user, api, _step(slug), key=_key(key))
+
+
+def _step(slug: str) -> Step:
     step = STEP_OF.get(slug)
     if step is None:
         raise PageNotFound("There is no such question page. Go back to the request and try again.")
-    return await _save_step(request, pages, session, user, api, step, key=key)
+    return step
 
 
 async def _save_step(
@@ -1909,6 +1855,9 @@ async def _save_step(
     etag = _text(form, "etag")
     back_to_check = _text(form, "return_to") == "check"
     values = posted_values(step, form)
+    again = partial(
+        _render_step, request, pages, api, step, key=key, values=values, back_to_check=back_to_check
+    )
     if action == "check" and step.slug == "need":
         found = await typed_candidates(
             api,
@@ -1916,61 +1865,23 @@ async def _save_step(
             text=_need_text(values),
             service_area=_text(form, "service_area") or None,
         )
-        return await _render_step(
-            request,
-            pages,
-            api,
-            step,
-            key=key,
-            values=values,
-            errors=StepErrors(),
-            etag=etag,
-            back_to_check=back_to_check,
-            candidates=found,
-            checked=True,
-        )
+        return await again(errors=StepErrors(), etag=etag, candidates=found, checked=True)
     changes, errors = await read_answers(step, form, api=api, user=user, finishing=action == "continue")
     if errors:
-        return await _render_step(
-            request,
-            pages,
-            api,
-            step,
-            key=key,
-            values=values,
-            errors=errors,
-            etag=etag,
-            back_to_check=back_to_check,
-            status_code=422,
-        )
+        return await again(errors=errors, etag=etag, status_code=422)
     try:
         if key is None:
             saved = await api.send("procurement", "POST", "/api/v1/requests", changes)
         else:
             saved = await api.send(
-                "procurement",
-                "PATCH",
-                f"/api/v1/requests/{quote(key, safe='')}",
-                changes,
-                headers={"If-Match": etag},
+                "procurement", "PATCH", request_path(key), changes, headers={"If-Match": etag}
             )
     except ApiProblem as problem:
         errors = StepErrors()
         absorb(errors, problem, step)
         if problem.status == 412 and key is not None:
             _, etag = await read_request(api, key)
-        return await _render_step(
-            request,
-            pages,
-            api,
-            step,
-            key=key,
-            values=values,
-            errors=errors,
-            etag=etag,
-            back_to_check=back_to_check,
-            status_code=problem.status if problem.status in (409, 412, 422) else 422,
-        )
+        return await again(errors=errors, etag=etag, status_code=refusal_status(problem))
     reference = str(saved["reference"])
     if action == "draft":
         session.tell(
@@ -2056,7 +1967,6 @@ async def _render_check(
 ) -> Response:
     reference = str(saved["reference"])
     base = f"/requests/{reference}"
-    choices = await register_choices(api)
     return pages.render(
         request,
         "requests/check.html",
@@ -2064,12 +1974,7 @@ async def _render_check(
             "title": "Check your answers before submitting your request",
             "saved": saved,
             "reference": reference,
-            "sections": answer_sections(
-                saved,
-                change_base=base,
-                councils=dict(choices.councils),
-                contract=await contract_reference(api, saved.get("renews_or_replaces_contract_id")),
-            ),
+            "sections": await _answer_sections(api, saved, change_base=base),
             "missing": missing_list(saved, base),
             "candidates": await saved_candidates(api, reference),
             "etag": etag,
@@ -2085,25 +1990,14 @@ async def submit(request: Request, key: str, pages: PagesDep, user: CurrentUser,
     form = await request.form()
     etag = _text(form, "etag")
     try:
-        saved = await api.send(
-            "procurement",
-            "POST",
-            f"/api/v1/requests/{quote(key, safe='')}/submit",
-            headers={"If-Match": etag} if etag else None,
-        )
+        saved = await api.send("procurement", "POST", request_path(key, "/submit"), headers=if_match(etag))
     except ApiProblem as problem:
         current, fresh = await read_request(api, key)
         if not editable(current):
             raise
         errors = check_errors(problem, f"/requests/{current['reference']}")
         return await _render_check(
-            request,
-            pages,
-            api,
-            current,
-            fresh,
-            errors,
-            status_code=problem.status if problem.status in (409, 412, 422) else 422,
+            request, pages, api, current, fresh, errors, status_code=refusal_status(problem)
         )
     return RedirectResponse(f"/requests/{saved['reference']}/submitted", status_code=303)
 
@@ -2146,30 +2040,12 @@ async def _render_request(
 ) -> Response:
     saved, etag = await read_request(api, key)
     reference = str(saved["reference"])
-    choices = await register_choices(api)
     actions = list(saved.get("actions") or [])
     is_draft = editable(saved)
     latest = saved.get("latest_decision")
     open_questions = None
     if saved.get("state") == "information_requested" and saved.get("information_requests"):
         open_questions = saved["information_requests"][-1]
-    conditions = []
-    for condition in saved.get("conditions") or []:
-        status = (
-            "Overdue"
-            if condition.get("overdue")
-            else {"met": "Met", "open": "Open", "superseded": "Superseded"}.get(
-                condition.get("status"), str(condition.get("status"))
-            )
-        )
-        conditions.append(
-            [
-                {"text": condition.get("text", "")},
-                {"text": f"{condition['owner']['name']} ({condition['owner']['email']})"},
-                {"text": long_date(condition.get("due_date"))},
-                {"text": status},
-            ]
-        )
     return pages.render(
         request,
         "requests/show.html",
@@ -2179,21 +2055,18 @@ async def _render_request(
             "reference": reference,
             "tag": state_tag(str(saved["state"]), (latest or {}).get("outcome")),
             "state_words": STATES.get(str(saved["state"]), (saved["state"], ""))[0],
-            "outcome_words": OUTCOMES.get(str((latest or {}).get("outcome")), ("", ""))[0],
+            "outcome_words": OUTCOME_WORDS.get(str((latest or {}).get("outcome")), ""),
             "is_draft": is_draft,
             "first_missing": _first_missing_step(saved) if is_draft else None,
             "may_withdraw": "withdraw" in actions,
             "may_resubmit": "resubmit" in actions,
             "open_questions": open_questions,
-            "may_review": user.has_any(*TDA_ROLES)
+            "may_review": user.has_any(*TDA)
             and saved.get("state") in ("submitted", "under_review", "resubmitted"),
-            "conditions": conditions,
+            "conditions": condition_rows(saved.get("conditions") or []),
             "timeline": timeline(saved),
-            "sections": answer_sections(
-                saved,
-                change_base=f"/requests/{reference}" if is_draft else None,
-                councils=dict(choices.councils),
-                contract=await contract_reference(api, saved.get("renews_or_replaces_contract_id")),
+            "sections": await _answer_sections(
+                api, saved, change_base=f"/requests/{reference}" if is_draft else None
             ),
             "etag": etag,
             "errors": errors,
@@ -2218,71 +2091,78 @@ def _first_missing_step(saved: Mapping[str, Any]) -> str:
 async def withdraw(
     request: Request, key: str, pages: PagesDep, session: SessionDep, user: CurrentUser, api: UserApi
 ) -> Response:
-    key = _key(key)
-    form = await request.form()
-    reason = _text(form, "reason")
-    errors = StepErrors()
-    if not reason:
-        errors.add("reason", "Enter why you are withdrawing the request")
-        return await _render_request(
-            request, pages, user, api, key, errors=errors, values={"reason": reason}, status_code=422
-        )
-    try:
-        saved = await api.send(
-            "procurement", "POST", f"/api/v1/requests/{quote(key, safe='')}/withdraw", {"reason": reason}
-        )
-    except ApiProblem as problem:
-        errors.add("reason" if problem.status == 422 else "", _sentence(problem.detail))
-        return await _render_request(
-            request,
-            pages,
-            user,
-            api,
-            key,
-            errors=errors,
-            values={"reason": reason},
-            status_code=problem.status,
-        )
-    session.tell(f"Request {saved['reference']} withdrawn.")
-    return RedirectResponse(f"/requests/{saved['reference']}", status_code=303)
+    return await _act(
+        request,
+        pages,
+        session,
+        user,
+        api,
+        key,
+        action="withdraw",
+        field="reason",
+        missing="Enter why you are withdrawing the request",
+        done="Request {reference} withdrawn.",
+    )
 
 
 @router.post("/requests/{key}/resubmit", summary="Answer the TDA's questions and resubmit")
 async def resubmit(
     request: Request, key: str, pages: PagesDep, session: SessionDep, user: CurrentUser, api: UserApi
 ) -> Response:
+    return await _act(
+        request,
+        pages,
+        session,
+        user,
+        api,
+        key,
+        action="resubmit",
+        field="answers",
+        missing="Enter your answers to the TDA's questions",
+        done="Your answers were sent to the TDA. Request {reference} is resubmitted.",
+    )
+
+
+async def _act(
+    request: Request,
+    pages: PagesDep,
+    session: SessionDep,
+    user: User,
+    api: Api,
+    key: str,
+    *,
+    action: str,
+    field: str,
+    missing: str,
+    done: str,
+) -> Response:
+    """A requester's action on the request page (``POST .../{action}`` with the one ``field`` its form
+    has, and the ETag when the form carries one); refused, the request page again with the error."""
     key = _key(key)
     form = await request.form()
-    answers = _text(form, "answers")
-    etag = _text(form, "etag")
+    text = _text(form, field)
     errors = StepErrors()
-    if not answers:
-        errors.add("answers", "Enter your answers to the TDA's questions")
-        return await _render_request(
-            request, pages, user, api, key, errors=errors, values={"answers": answers}, status_code=422
-        )
-    try:
-        saved = await api.send(
-            "procurement",
-            "POST",
-            f"/api/v1/requests/{quote(key, safe='')}/resubmit",
-            {"answers": answers},
-            headers={"If-Match": etag} if etag else None,
-        )
-    except ApiProblem as problem:
-        if problem.status == 412:
-            absorb(errors, problem)
+    status = 422
+    if not text:
+        errors.add(field, missing)
+    else:
+        try:
+            saved = await api.send(
+                "procurement",
+                "POST",
+                request_path(key, f"/{action}"),
+                {field: text},
+                headers=if_match(_text(form, "etag")),
+            )
+        except ApiProblem as problem:
+            if problem.status == 412:
+                absorb(errors, problem)
+            else:
+                errors.add(field if problem.status == 422 else "", _sentence(problem.detail))
+            status = problem.status
         else:
-            errors.add("answers" if problem.status == 422 else "", _sentence(problem.detail))
-        return await _render_request(
-            request,
-            pages,
-            user,
-            api,
-            key,
-            errors=errors,
-            values={"answers": answers},
-            status_code=problem.status,
-        )
-    session.tell(f"Your answers were sent to the TDA. Request {saved['reference']} is resubmitted.")
-    return RedirectResponse(f"/requests/{saved['reference']}", status_code=303)
+            session.tell(done.format(reference=saved["reference"]))
+            return RedirectResponse(f"/requests/{saved['reference']}", status_code=303)
+    return await _render_request(
+        request, pages, user, api, key, errors=errors, values={field: text}, status_code=status
+    )

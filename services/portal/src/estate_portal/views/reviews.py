@@ -30,7 +30,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 from urllib.parse import quote
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
@@ -40,7 +39,19 @@ from estate_portal.backends import Api
 from estate_portal.csrf import protect
 from estate_portal.errors import ApiProblem, PortalError
 from estate_portal.session import User
+from estate_portal.views.procurement_common import (
+    EMAIL,
+    OUTCOME_WORDS,
+    condition_rows,
+    london_instant,
+    read_request,
+    refusal_status,
+)
+from estate_portal.views.procurement_common import date_items as _date_items
+from estate_portal.views.procurement_common import form_text as _field
+from estate_portal.views.procurement_common import request_path as _path
 from estate_portal.web import (
+    LONDON,
     TDA,
     FormErrors,
     PagesDep,
@@ -53,8 +64,6 @@ from estate_portal.web import (
 )
 
 router = APIRouter(dependencies=[Depends(protect)])
-
-LONDON = ZoneInfo("Europe/London")
 
 QUEUE_STATES = ("submitted", "under_review", "information_requested", "resubmitted")
 """The states in which a request waits for the TDA (or, information_requested, for its requester)."""
@@ -80,11 +89,6 @@ OUTCOMES: tuple[tuple[str, str, str], ...] = (
     ),
     ("not_approved", "Do not approve", "For example, re-use an existing system instead."),
 )
-OUTCOME_WORDS = {
-    "approved": "Approved",
-    "approved_with_conditions": "Approved with conditions",
-    "not_approved": "Not approved",
-}
 
 STATE_TAGS = {
     "draft": "govuk-tag--grey",
@@ -109,7 +113,6 @@ PRIORITIES = {"must": "must have", "should": "should have", "could": "could have
 
 MIN_CONDITION_ROWS = 3
 MAX_CONDITION_ROWS = 20
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 EVIDENCE = re.compile(r"^https?://[^\s/@\"'<>]+\.[^\s/@\"'<>]+(/[^\s\"'<>]*)?$", re.IGNORECASE)
 CONDITION_POINTER = re.compile(r"conditions(?:\[|/)(\d+)\]?(?:[./](\w+))?")
 
@@ -118,10 +121,6 @@ TdaChair = Annotated[User, require("tda_chair")]
 
 
 # --- reading a review ------------------------------------------------------------------------------
-
-
-def _path(key: str, tail: str = "") -> str:
-    return f"/api/v1/requests/{quote(key, safe='')}{tail}"
 
 
 @dataclass
@@ -152,15 +151,13 @@ class Review:
 
 
 async def load_review(api: Api, key: str) -> Review:
-    answer = await api.request("procurement", "GET", _path(key))
-    assert answer is not None
-    request = answer.json()
+    request, etag = await read_request(api, key)
     reference = request["reference"]
     checklist = await api.get("procurement", _path(reference, "/checklist"))
     candidates = await api.get("procurement", _path(reference, "/candidates"))
     review = Review(
         request=request,
-        etag=answer.headers.get("etag") or f'"{request["id"]}:{request["version"]}"',
+        etag=etag or f'"{request["id"]}:{request["version"]}"',
         checklist=checklist,
         candidates=candidates,
     )
@@ -180,9 +177,8 @@ def today() -> date:
 
 
 def _day_of(instant: str | None) -> date | None:
-    if not instant:
-        return None
-    return datetime.fromisoformat(instant).astimezone(LONDON).date()
+    moment = london_instant(instant)
+    return moment.date() if moment else None
 
 
 def plural(count: int, one: str, many: str | None = None) -> str:
@@ -405,11 +401,6 @@ class ScoreForm:
         }
 
 
-def _field(form: Any, name: str) -> str:
-    value = form.get(name)
-    return value.strip() if isinstance(value, str) else ""
-
-
 def checklist_view(review: Review, form: ScoreForm, user: User) -> list[dict[str, Any]]:
     """The checklist's sections, rules and items, each item with the form's values, the other
     reviewers' ratings and its score so far."""
@@ -585,16 +576,7 @@ def date_error(errors: FormErrors, prefix: str) -> dict[str, str] | None:
 
 
 def date_items(errors: FormErrors, prefix: str, values: tuple[str, str, str]) -> list[dict[str, Any]]:
-    wrong = date_error(errors, prefix) is not None
-    widths = ("govuk-input--width-2", "govuk-input--width-2", "govuk-input--width-4")
-    return [
-        {
-            "name": name,
-            "value": value,
-            "classes": width + (" govuk-input--error" if wrong else ""),
-        }
-        for name, value, width in zip(("day", "month", "year"), values, widths, strict=True)
-    ]
+    return _date_items(values, wrong=date_error(errors, prefix) is not None)
 
 
 async def owner_of(api: Api, email: str) -> dict[str, str]:
@@ -735,6 +717,7 @@ async def review_page(
             "decision": decision,
             "information": information or {},
             "latest": req.get("latest_decision"),
+            "condition_rows": condition_rows((req.get("latest_decision") or {}).get("conditions") or []),
             "ratings": RATINGS,
             "rating_words": RATING_WORDS,
             "outcomes": OUTCOMES,
@@ -878,7 +861,7 @@ async def decide(request: Request, key: str, pages: PagesDep, api: UserApi, user
         )
     except ApiProblem as problem:
         absorb_decision(errors, problem, form)
-        status = problem.status if problem.status in (409, 412) else 422
+        status = refusal_status(problem)
         return await review_page(
             request, pages, api, user, key, errors=errors, decision=form, status_code=status
         )

@@ -10,6 +10,7 @@ requests.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable, Sequence
 from datetime import date
 from typing import Annotated, Any, Literal
 
@@ -151,6 +152,21 @@ def _download(data: bytes, media_type: str, filename: str) -> Response:
     )
 
 
+async def _spreadsheet(
+    kind: str,
+    sheet: str,
+    columns: Sequence[tuple[str, str]],
+    rows: Iterable[dict[str, Any]],
+    filename: str,
+) -> Response:
+    """``rows`` in ``columns`` (key, heading) as a download: CSV, else XLSX (one sheet, ``sheet``)."""
+    header = [label for _, label in columns]
+    data = estate_queries.cells(columns, rows)
+    if kind == "csv":
+        return _download(await asyncio.to_thread(csv_bytes, header, data), CSV, filename)
+    return _download(await asyncio.to_thread(xlsx_bytes, sheet, header, data), XLSX, filename)
+
+
 @router.get("/summary", response_model=EstateSummary)
 async def summary(container: ContainerDep, _: Reader) -> Response:
     """Everything on one screen: totals, the renewal pipeline, spend, lifecycle and disposition, pending
@@ -187,12 +203,9 @@ async def estate_list(
     today = today_for(container)
     if format != "json":
         rows, _total = await estate_queries.list_page(session, name, today=today, offset=0, limit=None)
-        header = [label for _, label in spec.columns]
-        data = estate_queries.cells(spec.columns, rows)
-        filename = f"estate-{name}-{today.isoformat()}.{format}"
-        if format == "csv":
-            return _download(await asyncio.to_thread(csv_bytes, header, data), CSV, filename)
-        return _download(await asyncio.to_thread(xlsx_bytes, name, header, data), XLSX, filename)
+        return await _spreadsheet(
+            format, name, spec.columns, rows, f"estate-{name}-{today.isoformat()}.{format}"
+        )
     if cursor is not None:
         if not cursor.isdigit() or int(cursor) < 1:
             raise InvalidValue(
@@ -215,11 +228,11 @@ async def estate_list(
     return Response(body.model_dump_json(), media_type="application/json")
 
 
-async def _transparency(session: SessionDep, container: Container) -> tuple[list[str], Any, str]:
+async def _transparency(session: SessionDep, container: Container, kind: str) -> Response:
     today = today_for(container)
     rows = await estate_queries.transparency_rows(session, today=today)
-    header = [label for _, label in estate_queries.TRANSPARENCY_COLUMNS]
-    return header, estate_queries.cells(estate_queries.TRANSPARENCY_COLUMNS, rows), today.isoformat()
+    filename = f"transparency-contracts-{today.isoformat()}.{kind}"
+    return await _spreadsheet(kind, "Contracts", estate_queries.TRANSPARENCY_COLUMNS, rows, filename)
 
 
 @router.get(
@@ -228,17 +241,13 @@ async def _transparency(session: SessionDep, container: Container) -> tuple[list
 async def transparency_csv(session: SessionDep, container: ContainerDep, _: Reader) -> Response:
     """The Local Government Transparency Code 2015 contracts list: active contracts whose value (total
     over their length, else annual) exceeds £5,000, in the Code's columns."""
-    header, rows, day = await _transparency(session, container)
-    data = await asyncio.to_thread(csv_bytes, header, rows)
-    return _download(data, CSV, f"transparency-contracts-{day}.csv")
+    return await _transparency(session, container, "csv")
 
 
 @router.get("/exports/transparency.xlsx", response_class=Response, responses={200: {"content": {XLSX: {}}}})
 async def transparency_xlsx(session: SessionDep, container: ContainerDep, _: Reader) -> Response:
     """The Transparency Code contracts list as a workbook (one sheet, "Contracts")."""
-    header, rows, day = await _transparency(session, container)
-    data = await asyncio.to_thread(xlsx_bytes, "Contracts", header, rows)
-    return _download(data, XLSX, f"transparency-contracts-{day}.xlsx")
+    return await _transparency(session, container, "xlsx")
 
 
 OCDS_STATUS = {"pending": "pending", "active": "active", "cancelled": "cancelled", "terminated": "terminated"}

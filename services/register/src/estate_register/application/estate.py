@@ -32,7 +32,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Final
+from typing import Final, get_args
 from zoneinfo import ZoneInfo
 
 from estate_contracts.common import Person
@@ -72,18 +72,9 @@ RequestEvent = (
 AlertEvent = AlertSent | AlertEscalated | AlertAcknowledged | RenewalDecisionSubmitted
 RenewalFact = NoticeWindowOpened | ActByApproaching | RenewalOverdue
 
-REQUEST_EVENTS: Final = (
-    RequestSubmitted,
-    RequestResubmitted,
-    RequestReviewStarted,
-    RequestInformationRequested,
-    RequestDecided,
-    RequestWithdrawn,
-    RequestReopened,
-    RequestConditionMet,
-)
+REQUEST_EVENTS: Final = get_args(RequestEvent)
 ALERT_EVENTS: Final = (AlertSent, AlertEscalated, AlertAcknowledged)
-RENEWAL_FACTS: Final = (NoticeWindowOpened, ActByApproaching, RenewalOverdue)
+RENEWAL_FACTS: Final = get_args(RenewalFact)
 
 # --- words for people ----------------------------------------------------------------------------------
 

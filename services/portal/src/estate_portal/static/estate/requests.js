@@ -2,9 +2,8 @@
 // systems the council already runs (and which past TDA decisions) look like the need, and show them in the
 // page's polite live region. Without JavaScript the "Check for existing systems" button does the same.
 const region = document.querySelector("[data-suggestions]");
-const fields = ["title", "problem_statement", "user_need"]
-  .map((id) => document.getElementById(id))
-  .filter((field) => field !== null);
+const FIELD_IDS = ["title", "problem_statement", "user_need"]; // the need page's inputs, title first
+const fields = FIELD_IDS.map((id) => document.getElementById(id)).filter((field) => field !== null);
 
 const DELAY_MS = 300;
 const MAX_TEXT = 2000; // keeps the address short; the words at the start say most about the need
@@ -58,7 +57,7 @@ function render(candidates) {
 }
 
 async function update() {
-  const [title, ...need] = ["title", "problem_statement", "user_need"].map((id) => {
+  const [title, ...need] = FIELD_IDS.map((id) => {
     const field = document.getElementById(id);
     return field ? field.value.trim() : "";
   });

@@ -237,6 +237,13 @@ async def _count(ctx: Ctx, query: Select[Any]) -> int:
     return int((await ctx.session.execute(select(func.count()).select_from(query.subquery()))).scalar_one())
 
 
+async def _total(ctx: Ctx, rows: list[Row], offset: int, limit: int, query: Select[Any]) -> int:
+    """How many rows the whole list (``query``) has: a first page that is not full is all of it."""
+    if offset == 0 and len(rows) < limit:
+        return len(rows)
+    return await _count(ctx, query)
+
+
 async def _council_names(ctx: Ctx) -> dict[str, str]:
     return {r["code"]: r["name"] for r in await ctx.rows(select(COUNCILS.c.code, COUNCILS.c.name))}
 
@@ -637,12 +644,7 @@ async def requests_pending(ctx: Ctx, *, offset: int, limit: int) -> tuple[list[R
                 "age_days": (ctx.today - submitted_on).days,
             }
         )
-    total = (
-        len(rows)
-        if offset == 0 and len(rows) < limit
-        else await _count(ctx, select(ESTATE_REQUESTS.c.request_id).where(where))
-    )
-    return rows, total
+    return rows, await _total(ctx, rows, offset, limit, select(ESTATE_REQUESTS.c.request_id).where(where))
 
 
 # --- lists of records ------------------------------------------------------------------------------------------
@@ -770,23 +772,21 @@ def _personal_data_query(ctx: Ctx) -> Select[Any]:
     )
 
 
+def _without_owner(kind: str, table: Table, name: str, state: str, where: ColumnElement[bool]) -> Select[Any]:
+    """The records of one kind with no owner, in the no-owner list's columns."""
+    return select(
+        literal(kind).label("kind"),
+        table.c.id.label("id"),
+        table.c.reference.label("reference"),
+        table.c[name].label("name"),
+        table.c[state].label("state"),
+        literal(f"{kind} owner").label("missing"),
+    ).where(where)
+
+
 def _no_owner_query(ctx: Ctx) -> Select[Any]:
-    systems = select(
-        literal("system").label("kind"),
-        SYSTEMS.c.id.label("id"),
-        SYSTEMS.c.reference.label("reference"),
-        SYSTEMS.c.name.label("name"),
-        SYSTEMS.c.lifecycle_stage.label("state"),
-        literal("system owner").label("missing"),
-    ).where(SYSTEM_WITHOUT_OWNER)
-    contracts = select(
-        literal("contract").label("kind"),
-        CONTRACTS.c.id.label("id"),
-        CONTRACTS.c.reference.label("reference"),
-        CONTRACTS.c.title.label("name"),
-        CONTRACTS.c.status.label("state"),
-        literal("contract owner").label("missing"),
-    ).where(CONTRACT_WITHOUT_OWNER)
+    systems = _without_owner("system", SYSTEMS, "name", "lifecycle_stage", SYSTEM_WITHOUT_OWNER)
+    contracts = _without_owner("contract", CONTRACTS, "title", "status", CONTRACT_WITHOUT_OWNER)
     both = union_all(systems, contracts).subquery("no_owner")
     return select(both).order_by(both.c.kind.desc(), both.c.reference, both.c.id)
 
@@ -979,10 +979,7 @@ def _from_query(
     async def page(ctx: Ctx, offset: int, limit: int) -> tuple[list[Row], int]:
         query = build(ctx)
         rows = await ctx.rows(query.offset(offset).limit(limit))
-        if offset == 0 and len(rows) < limit:
-            total = len(rows)
-        else:
-            total = await _count(ctx, query.order_by(None))
+        total = await _total(ctx, rows, offset, limit, query.order_by(None))
         if enrich is not None and rows:
             rows = await enrich(ctx, rows)
         return rows, total
@@ -1241,6 +1238,11 @@ def transparency_value() -> ColumnElement[Any]:
     return func.coalesce(CONTRACTS.c.total_value, CONTRACTS.c.annual_value)
 
 
+def _published() -> ColumnElement[bool]:
+    """The contracts the Code publishes: active, with a value over the threshold."""
+    return and_(ACTIVE, transparency_value() > TRANSPARENCY_THRESHOLD)
+
+
 async def transparency_rows(session: AsyncSession, *, today: date) -> list[Row]:
     """Active contracts whose value exceeds £5,000, by reference, in the Code's columns."""
     ctx = Ctx(session, today)
@@ -1260,11 +1262,11 @@ async def transparency_rows(session: AsyncSession, *, today: date) -> list[Row]:
             SUPPLIERS.c.name.label("supplier"),
         )
         .select_from(CONTRACTS.join(SUPPLIERS, SUPPLIERS.c.id == CONTRACTS.c.supplier_id))
-        .where(ACTIVE, transparency_value() > TRANSPARENCY_THRESHOLD)
+        .where(_published())
         .order_by(CONTRACTS.c.reference, CONTRACTS.c.id)
     )
     rows = await ctx.rows(query)
-    published = select(CONTRACTS.c.id).where(ACTIVE, transparency_value() > TRANSPARENCY_THRESHOLD)
+    published = select(CONTRACTS.c.id).where(_published())
     systems = await _systems_of(ctx, published, live_only=False)
     areas = await _areas_of_contracts(ctx, published)
     councils = await _council_names(ctx)

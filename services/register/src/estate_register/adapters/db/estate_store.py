@@ -39,16 +39,12 @@ class SqlEstateProjections(EstateProjections):
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
+    async def _row(self, table: Table, key: str, value: uuid.UUID) -> Any:
+        """The row whose ``key`` is ``value``, or None."""
+        return (await self.session.execute(select(table).where(table.c[key] == value))).mappings().first()
+
     async def request(self, request_id: uuid.UUID) -> TrackedRequest | None:
-        row = (
-            (
-                await self.session.execute(
-                    select(ESTATE_REQUESTS).where(ESTATE_REQUESTS.c.request_id == request_id)
-                )
-            )
-            .mappings()
-            .first()
-        )
+        row = await self._row(ESTATE_REQUESTS, "request_id", request_id)
         return None if row is None else REQUEST_CODEC.from_row(row)
 
     async def save_request(self, request: TrackedRequest, *, at: datetime) -> None:
@@ -56,15 +52,7 @@ class SqlEstateProjections(EstateProjections):
         await self.session.execute(_upsert(self.session, ESTATE_REQUESTS, "request_id", values))
 
     async def contract_alerts(self, contract_id: uuid.UUID) -> ContractAlerts | None:
-        row = (
-            (
-                await self.session.execute(
-                    select(ESTATE_ALERTS).where(ESTATE_ALERTS.c.contract_id == contract_id)
-                )
-            )
-            .mappings()
-            .first()
-        )
+        row = await self._row(ESTATE_ALERTS, "contract_id", contract_id)
         return None if row is None else ALERTS_CODEC.from_row(row)
 
     async def save_contract_alerts(self, alerts: ContractAlerts, *, at: datetime) -> None:
