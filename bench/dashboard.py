@@ -912,12 +912,17 @@ def main() -> None:
     )
     parser.add_argument("--systems", type=int, default=FULL_SYSTEMS)
     parser.add_argument("--contracts", type=int, default=FULL_CONTRACTS)
-    parser.add_argument("--renders", type=int, default=300, help="requests of each kind, cached register")
+    parser.add_argument(
+        "--renders",
+        type=int,
+        default=300,
+        help="rounds with nothing changing (1 client; the 4 clients share the same count)",
+    )
     parser.add_argument(
         "--changed-renders",
         type=int,
         default=None,
-        help="requests of each kind, each after a change to the register (default: --renders)",
+        help="rounds with a change before each request (default: --renders)",
     )
     parser.add_argument("--clients", type=int, default=4, help="concurrent clients of the second run")
     parser.add_argument("--warmup", type=int, default=5, help="rounds per client before measuring")

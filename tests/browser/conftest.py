@@ -1,9 +1,9 @@
 """Fixtures of the browser tests: the whole of Estate as a newcomer starts it (``estate up``), on the
-session's PostgreSQL and broker, and Debian's chromium driven by Playwright.
+session's PostgreSQL and the embedded broker ``estate up`` starts, and Debian's chromium driven by Playwright.
 
 * ``estate_stack`` (session): ``python -m estate_devstack up`` as a subprocess, each service's database a
-  fresh PostgreSQL database, ``ESTATE_KAFKA_BOOTSTRAP_SERVERS`` the session's broker (``kafka_bootstrap``),
-  free ports; the ports it chose are read from its state file. Stopped at the end with SIGTERM (its own
+  fresh PostgreSQL database, its own embedded broker (a stack of its own: its workers must not join the
+  consumer groups of the end-to-end tests' workers on the session's broker), free ports; the ports it chose are read from its state file. Stopped at the end with SIGTERM (its own
   orderly shutdown), then SIGKILL. Its output is attached to the report of any browser test that fails.
 * ``browser`` (session): chromium from ``/usr/bin/chromium`` (never a downloaded browser). Missing: the
   run fails with the command that installs it.
@@ -48,7 +48,6 @@ from browser_support import (
 )
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 
-from estate_eventing.settings import BrokerSettings
 from estate_eventing.testing import PROCESS_LOGS
 from tests.e2e.e2e_support import free_port
 
@@ -89,17 +88,12 @@ def _free_run(length: int) -> int:
     raise RuntimeError(f"no {length} consecutive free ports")
 
 
-def _stack_environment(databases: dict[str, str], kafka: BrokerSettings, portal_port: int) -> dict[str, str]:
+def _stack_environment(databases: dict[str, str], portal_port: int) -> dict[str, str]:
+    """``estate up``'s environment: the databases on PostgreSQL and nothing about a broker, so it starts its
+    own embedded one, as on a newcomer's machine. (The session's broker would put this stack's workers in
+    the same consumer groups as the end-to-end tests' workers, sharing out their partitions.)"""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ESTATE_")}
-    env.update(
-        {
-            "PYTHONUNBUFFERED": "1",
-            "ESTATE_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
-            # The services need Tansu's short consumer timings when the session's broker is the embedded one.
-            "ESTATE_KAFKA_PROFILE": kafka.profile,
-            "ESTATE_PORTAL_HTTP_PORT": str(portal_port),
-        }
-    )
+    env.update({"PYTHONUNBUFFERED": "1", "ESTATE_PORTAL_HTTP_PORT": str(portal_port)})
     for service, url in databases.items():
         env[f"ESTATE_{service.upper()}_DATABASE_URL"] = url
     return env
@@ -144,12 +138,12 @@ async def stack_databases(postgres_url_factory: Callable[[], Awaitable[str]]) ->
 
 @pytest.fixture(scope="session")
 def estate_stack(
-    tmp_path_factory: pytest.TempPathFactory, stack_databases: dict[str, str], kafka_settings: BrokerSettings
+    tmp_path_factory: pytest.TempPathFactory, stack_databases: dict[str, str]
 ) -> Iterator[Stack]:
     data_dir = tmp_path_factory.mktemp("estate") / "var"
     data_dir.mkdir()
     log_path = data_dir.parent / "estate-up.log"
-    env = _stack_environment(stack_databases, kafka_settings, free_port())
+    env = _stack_environment(stack_databases, free_port())
     args = [
         sys.executable,
         "-m",
@@ -159,6 +153,8 @@ def estate_stack(
         str(data_dir),
         "--http-port",
         str(_free_run(3)),
+        "--kafka-port",
+        str(free_port()),
     ]
     with log_path.open("wb") as log:
         process = subprocess.Popen(

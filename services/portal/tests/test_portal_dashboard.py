@@ -324,3 +324,10 @@ def test_charts_scale_to_round_steps_and_draw_each_figure_once() -> None:
         description="d",
     )
     assert bars.bars[0].axis_label.endswith("…") and len(bars.bars[0].axis_label) == 30
+
+
+def test_figures_answered_while_the_register_recomputes_them_say_so() -> None:
+    from estate_portal.views.dashboard import build_dashboard
+
+    assert build_dashboard({"as_of": "2026-11-21", "refreshing": True})["refreshing"] is True
+    assert build_dashboard({"as_of": "2026-11-21"})["refreshing"] is False

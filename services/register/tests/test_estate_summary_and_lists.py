@@ -352,3 +352,36 @@ async def test_requests_arriving_while_the_summary_is_computed_wait_for_that_one
 
     assert computed == [TODAY]
     assert all(r is results[0] for r in results)
+
+
+async def test_after_a_change_the_previous_summary_is_answered_at_once_while_one_refresh_runs(
+    estate_container: Container,
+):
+    import asyncio
+
+    ticks = [0.0]
+    cache = estate_queries.SummaryCache(max_age_s=60, stale_for_s=300, clock=lambda: ticks[0])
+    first = await cache.summary(estate_container.sessions, today=TODAY)
+    assert "refreshing" not in first
+
+    async with estate_container.uow() as uow:
+        await services.record_supplier(uow, fields={"name": "Silktide"}, actor="tester")
+    answered = await cache.summary(estate_container.sessions, today=TODAY)
+    assert answered["refreshing"] is True
+    assert answered["totals"] == first["totals"]  # the figures from before the change, without waiting
+
+    assert cache._refresh is not None
+    await asyncio.wait_for(asyncio.shield(cache._refresh), timeout=30)
+    refreshed = await cache.summary(estate_container.sessions, today=TODAY)
+    assert "refreshing" not in refreshed
+    assert refreshed["totals"]["suppliers"] == first["totals"]["suppliers"] + 1
+
+    # A new day's figures are never answered from yesterday's, and neither is an entry past stale_for_s.
+    tomorrow = await cache.summary(estate_container.sessions, today=TODAY + timedelta(days=1))
+    assert "refreshing" not in tomorrow and tomorrow["as_of"] == "2025-03-04"
+    ticks[0] = 400.0
+    async with estate_container.uow() as uow:
+        await services.record_supplier(uow, fields={"name": "Jadu"}, actor="tester")
+    late = await cache.summary(estate_container.sessions, today=TODAY + timedelta(days=1))
+    assert "refreshing" not in late
+    assert late["totals"]["suppliers"] == first["totals"]["suppliers"] + 2

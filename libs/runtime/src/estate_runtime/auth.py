@@ -8,6 +8,8 @@ default, as Entra ID app roles arrive); each service decides what each role may 
 
 from __future__ import annotations
 
+import contextlib
+import os
 import time
 import uuid
 from collections.abc import Iterable
@@ -96,9 +98,15 @@ def ensure_dev_key(path: Path) -> rsa.RSAPrivateKey:
     pem = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
-    path.touch(mode=0o600)
-    path.write_bytes(pem)
-    return key
+    # Several processes may start together with no key yet: each writes a draft and the first to link it
+    # into place wins, so all of them sign and check with the same key (never one that another overwrote).
+    draft = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    draft.touch(mode=0o600)
+    draft.write_bytes(pem)
+    with contextlib.suppress(FileExistsError):
+        os.link(draft, path)
+    draft.unlink()
+    return ensure_dev_key(path)
 
 
 def mint_token(

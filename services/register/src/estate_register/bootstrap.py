@@ -47,5 +47,7 @@ def bootstrap(
         sessions=make_sessionmaker(engine),
         clock=clock,
         auth=auth,
-        estate_summary=SummaryCache(max_age_s=settings.estate_summary_cache_seconds),
+        estate_summary=SummaryCache(
+            max_age_s=settings.estate_summary_cache_seconds, stale_for_s=settings.estate_summary_stale_seconds
+        ),
     )

@@ -38,3 +38,11 @@ class RegisterSettings(ServiceSettings):
         le=3600,
         description="How long the estate summary may be reused while nothing changes (0: never)",
     )
+    estate_summary_stale_seconds: float = Field(
+        default=300.0,
+        ge=0,
+        le=3600,
+        description="After a change, how long the previous estate summary may still be answered at once "
+        "while the new one is computed in the background (0: a request waits for the new one), so the "
+        "dashboard does not wait for the summary's SQL after every change",
+    )

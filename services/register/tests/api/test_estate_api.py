@@ -93,7 +93,9 @@ async def test_the_summary_has_the_shape_the_portal_reads(estate_client: httpx.A
         "requests_pending_count",
         "duplication_clusters",
         "risks",
+        "refreshing",
     }
+    assert body["refreshing"] is False
     assert body["as_of"] == "2025-03-03"
     assert body["totals"]["annual_value"] == "545501.01"
     assert len(body["pipeline"]) == 24

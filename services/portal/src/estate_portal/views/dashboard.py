@@ -329,6 +329,7 @@ def build_dashboard(summary: Mapping[str, Any]) -> dict[str, Any]:
     ]
     return {
         "as_of": summary.get("as_of"),
+        "refreshing": bool(summary.get("refreshing")),
         "totals": totals,
         "cards": cards,
         "pipeline_chart": pipeline_chart,

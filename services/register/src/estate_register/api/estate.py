@@ -125,6 +125,11 @@ class EstateSummary(BaseModel):
     requests_pending_count: int
     duplication_clusters: Clusters
     risks: list[Risk]
+    refreshing: bool = Field(
+        default=False,
+        description="True: these are the figures from before the latest change, answered at once while "
+        "they are recomputed (ask again in a moment for the new ones)",
+    )
 
 
 class Column(BaseModel):

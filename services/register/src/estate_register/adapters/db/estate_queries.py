@@ -24,6 +24,7 @@ can be if two writers commit out of id order). Lists and exports are never cache
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -91,6 +92,8 @@ NONE_KEY = "none"
 EVERYTHING = 2**62  # "no limit" that both PostgreSQL and SQLite take as a LIMIT
 
 Row = dict[str, Any]
+
+log = logging.getLogger("estate.register.estate")
 
 ACT_SOON_DAYS = 90
 """The dashboard's "renewals to act on soon": act-by within this many days of today."""
@@ -1343,12 +1346,19 @@ class SummaryCache:
     """The last summary computed in this process, kept while its day and change marker hold and for at
     most ``max_age_s`` seconds (0: never kept). One computation at a time: requests that find the entry
     out of date while another is computing it wait for that one instead of starting their own (a cold
-    summary of a national estate is a second of database work; twenty at once would be twenty)."""
+    summary of a national estate is a second of database work; twenty at once would be twenty).
+
+    With ``stale_for_s`` set, a request that finds the entry out of date but younger than that (and of
+    the same day) is answered with it at once while one refresh runs in the background: the dashboard
+    then never waits for the summary's SQL, and its figures lag a change by the length of one
+    computation. The answer's ``refreshing`` says when it is such an entry."""
 
     max_age_s: float = 60.0
+    stale_for_s: float = 0.0
     clock: Callable[[], float] = time.monotonic
     _entry: tuple[tuple[Any, ...], float, dict[str, Any]] | None = field(default=None, repr=False)
     _computing: asyncio.Lock | None = field(default=None, repr=False)
+    _refresh: asyncio.Task[dict[str, Any]] | None = field(default=None, repr=False)
 
     def _fresh(self, key: tuple[Any, ...]) -> dict[str, Any] | None:
         entry = self._entry
@@ -1356,11 +1366,13 @@ class SummaryCache:
             return entry[2]
         return None
 
-    async def summary(self, sessions: Sessions, *, today: date) -> dict[str, Any]:
-        async with sessions() as session:
-            key = (today, *(await change_marker(session)))
-        if (kept := self._fresh(key)) is not None:
-            return kept
+    def _stale(self, key: tuple[Any, ...]) -> dict[str, Any] | None:
+        entry = self._entry
+        if entry is not None and entry[0][0] == key[0] and self.clock() - entry[1] < self.stale_for_s:
+            return entry[2]
+        return None
+
+    async def _compute(self, sessions: Sessions, key: tuple[Any, ...], today: date) -> dict[str, Any]:
         if self._computing is None:
             self._computing = asyncio.Lock()
         async with self._computing:
@@ -1369,6 +1381,23 @@ class SummaryCache:
             value = await summary(sessions, today=today)
             self._entry = (key, self.clock(), value)
             return value
+
+    async def summary(self, sessions: Sessions, *, today: date) -> dict[str, Any]:
+        async with sessions() as session:
+            key = (today, *(await change_marker(session)))
+        if (kept := self._fresh(key)) is not None:
+            return kept
+        if (stale := self._stale(key)) is not None:
+            if self._refresh is None or self._refresh.done():
+                self._refresh = asyncio.create_task(self._compute(sessions, key, today))
+                self._refresh.add_done_callback(_log_failed_refresh)
+            return {**stale, "refreshing": True}
+        return await self._compute(sessions, key, today)
+
+
+def _log_failed_refresh(task: asyncio.Task[dict[str, Any]]) -> None:
+    if not task.cancelled() and (error := task.exception()) is not None:
+        log.error("the estate summary could not be refreshed: %s", error, exc_info=error)
 
 
 # --- turning row values into JSON and cells ---------------------------------------------------------------------
