@@ -92,3 +92,13 @@ async def test_the_footers_accessibility_statement_and_help_pages_are_there_for_
     help_page = await portal.get("/help")
     assert help_page.status_code == 200
     assert "Renewal alerts" in help_page.text
+
+
+async def test_every_page_ends_with_the_councils_name_and_no_gov_uk_branding(
+    portal: httpx.AsyncClient,
+) -> None:
+    page = await portal.get("/sign-in")
+    footer = page.text[page.text.index('<footer class="govuk-footer">') :]
+    assert "Cambridge City Council" in footer
+    assert "Crown copyright" not in footer and "Open Government Licence" not in footer
+    assert 'href="/accessibility"' in footer

@@ -77,7 +77,7 @@ def create_app(
     app.state.auth = auth_settings
     app.state.verifier = TokenVerifier(auth_settings)
     app.state.backends = services
-    app.state.pages = Pages(build_environment())
+    app.state.pages = Pages(build_environment(), organisation=settings.organisation_name)
     app.state.oidc = (
         OidcClient(
             issuer=settings.oidc_issuer,

@@ -30,6 +30,13 @@ class PortalSettings(BaseSettings):
         description="Where people reach the portal: the base of sign-in redirects and links in exports.",
     )
 
+    organisation_name: str = Field(
+        default="Cambridge City Council",
+        min_length=1,
+        max_length=200,
+        description="Who runs this Estate (a council or a shared service): shown at the foot of every page",
+    )
+
     register_url: str = Field(default="http://127.0.0.1:8000", description="The register's API")
     procurement_url: str = Field(default="http://127.0.0.1:8001", description="The procurement API")
     notifications_url: str = Field(default="http://127.0.0.1:8002", description="The notifications API")

@@ -108,9 +108,10 @@ def build_environment() -> Environment:
 class Pages:
     """Renders templates with the context every page has."""
 
-    def __init__(self, env: Environment, *, service_name: str = "Estate") -> None:
+    def __init__(self, env: Environment, *, service_name: str = "Estate", organisation: str = "") -> None:
         self.env = env
         self.service_name = service_name
+        self.organisation = organisation
 
     def render(
         self,
@@ -130,6 +131,7 @@ class Pages:
             "navigation": navigation_for(user, request.url.path),
             "flash": session.take_flash(),
             "service_name": self.service_name,
+            "organisation": self.organisation,
             "cspNonce": nonce,
             "assetPath": "/assets",
         }
