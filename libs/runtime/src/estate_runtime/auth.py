@@ -8,8 +8,6 @@ default, as Entra ID app roles arrive); each service decides what each role may 
 
 from __future__ import annotations
 
-import contextlib
-import os
 import time
 import uuid
 from collections.abc import Iterable
@@ -22,6 +20,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from estate_runtime.secrets import write_once
 
 KEY_ID = "estate-dev"
 
@@ -93,19 +93,12 @@ def ensure_dev_key(path: Path) -> rsa.RSAPrivateKey:
         if not isinstance(key, rsa.RSAPrivateKey):
             raise AuthError(f"{path} is not an RSA private key")
         return key
-    path.parent.mkdir(parents=True, exist_ok=True)
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     pem = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
-    # Several processes may start together with no key yet: each writes a draft and the first to link it
-    # into place wins, so all of them sign and check with the same key (never one that another overwrote).
-    draft = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    draft.touch(mode=0o600)
-    draft.write_bytes(pem)
-    with contextlib.suppress(FileExistsError):
-        os.link(draft, path)
-    draft.unlink()
+    # Several processes may start together with no key yet: all of them keep the one written first.
+    write_once(path, pem)
     return ensure_dev_key(path)
 
 

@@ -3,8 +3,6 @@ ESTATE_AUTH_*). Unsafe combinations fail at start-up with a message that says wh
 
 from __future__ import annotations
 
-import contextlib
-import os
 import secrets
 from pathlib import Path
 from typing import Literal, Self
@@ -14,6 +12,7 @@ from pydantic_settings import SettingsConfigDict
 
 from estate_notifications.domain.renewal import DEFAULT_LADDER, MAX_RUNG_DAYS
 from estate_runtime.auth import AuthSettings
+from estate_runtime.secrets import file_secret
 from estate_runtime.settings import PoolSize, ServiceSettings, UploadLimit
 
 __all__ = ["AuthSettings", "NotificationsSettings"]
@@ -164,15 +163,5 @@ class NotificationsSettings(ServiceSettings):
                 "ESTATE_NOTIFICATIONS_LINK_SECRET must be set in production (at least 32 characters; "
                 'python -c "import secrets; print(secrets.token_urlsafe(48))")'
             )
-        path = self.link_secret_file
-        if not path.exists():
-            # Several processes (HTTP, sweep) may start together: the first to link its file wins and
-            # every process reads the same secret.
-            path.parent.mkdir(parents=True, exist_ok=True)
-            draft = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-            draft.write_text(secrets.token_urlsafe(48), encoding="utf-8")
-            draft.chmod(0o600)
-            with contextlib.suppress(FileExistsError):
-                os.link(draft, path)
-            draft.unlink()
-        return path.read_text(encoding="utf-8").strip()
+        # Several processes (HTTP, sweep) may start together: every one reads the same secret.
+        return file_secret(self.link_secret_file)

@@ -22,7 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from estate_portal.backends import Backends
 from estate_portal.errors import NotSignedIn, PageNotFound, PortalError
 from estate_portal.oidc import OidcClient
-from estate_portal.session import SessionMiddleware, session_of
+from estate_portal.session import SessionMiddleware
 from estate_portal.settings import PortalSettings
 from estate_portal.views import auth, home
 from estate_portal.web import Pages, build_environment
@@ -166,7 +166,6 @@ def _install_error_pages(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _fault(request: Request, exc: Exception) -> Response:
         log.exception("page failed: %s %s", request.method, request.url.path)
-        session_of(request) if "session" in request.scope else None
         return page(
             request,
             PortalError(

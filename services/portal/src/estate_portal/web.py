@@ -13,18 +13,15 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse
 from jinja2 import ChoiceLoader, Environment, PackageLoader, PrefixLoader, select_autoescape
 
 from estate_portal.backends import Api, Backends
-from estate_portal.errors import ApiProblem, NotAllowed, NotSignedIn
+from estate_portal.errors import ApiProblem, NotAllowed, NotSignedIn, SessionEnded
 from estate_portal.session import Session, User, session_of
-
-LONDON = ZoneInfo("Europe/London")
-"""Times are shown as the council's clocks show them."""
+from estate_runtime import dates
 
 TDA = ("tda_member", "tda_chair")
 ESTATE_READERS = ("tda_member", "tda_chair", "contract_manager", "admin", "auditor")
@@ -62,10 +59,10 @@ def long_date(value: Any) -> str:
             return text
     if isinstance(value, datetime):
         if value.tzinfo is not None:
-            value = value.astimezone(LONDON)
-        return f"{value.day} {value:%B %Y} at {value:%H:%M}"
+            value = value.astimezone(dates.LONDON)  # times as the council's clocks show them
+        return f"{dates.long_date(value.date())} at {value:%H:%M}"
     if isinstance(value, date):
-        return f"{value.day} {value:%B %Y}"
+        return dates.long_date(value)
     return str(value)
 
 
@@ -169,8 +166,6 @@ def signed_in(request: Request) -> User:
     session = session_of(request)
     if session.user is None:
         if session.ended:
-            from estate_portal.errors import SessionEnded
-
             raise SessionEnded("Your session has ended. Sign in again to carry on; nothing was saved.")
         raise NotSignedIn("Sign in to use Estate.", next=request.url.path)
     return session.user

@@ -26,6 +26,7 @@ from estate_portal.csrf import protect
 from estate_portal.errors import PageNotFound
 from estate_portal.session import User
 from estate_portal.web import ESTATE_READERS, PagesDep, UserApi, long_date, pounds, require, words
+from estate_runtime.dates import MONTHS, month_year
 
 router = APIRouter(dependencies=[Depends(protect)])
 
@@ -129,13 +130,13 @@ def pipeline_figures(pipeline: Sequence[Mapping[str, Any]]) -> tuple[list[Point]
     for index, month in enumerate(pipeline):
         first = _month(str(month["month"]))
         contracts = _int(month.get("contracts"))
-        label = f"{first:%B %Y}"
+        label = month_year(first)
         points.append(
             Point(
                 label=label,
                 value=contracts,
                 shown=str(contracts),
-                axis_label=f"{first:%b}",
+                axis_label=MONTHS[first.month - 1][:3],
                 group_label=str(first.year) if index == 0 or first.month == 1 else None,
             )
         )

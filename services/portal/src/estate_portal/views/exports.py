@@ -24,7 +24,6 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
@@ -44,6 +43,7 @@ from estate_portal.web import (
     UserApi,
     require,
 )
+from estate_runtime.dates import LONDON
 
 router = APIRouter(dependencies=[Depends(protect)])
 
@@ -92,7 +92,6 @@ def take_fresh_feeds(session: Session) -> list[FreshFeed]:
     return fresh
 
 
-LONDON = ZoneInfo("Europe/London")
 INSTANTS = ("created_at", "revoked_at", "last_used_at")
 
 

@@ -12,7 +12,8 @@ from urllib.parse import quote
 
 from estate_portal.backends import Api
 from estate_portal.errors import ApiProblem
-from estate_portal.web import LONDON, long_date, words
+from estate_portal.web import long_date, words
+from estate_runtime.dates import LONDON
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 

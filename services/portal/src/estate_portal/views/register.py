@@ -27,7 +27,6 @@ from decimal import Decimal, InvalidOperation
 from math import ceil
 from typing import Any, TypeVar
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
@@ -36,11 +35,11 @@ from estate_portal.backends import Api
 from estate_portal.csrf import protect
 from estate_portal.errors import ApiProblem, NotAllowed, PageNotFound
 from estate_portal.session import User
-from estate_portal.web import CurrentUser, FormErrors, PagesDep, UserApi, pounds, words
+from estate_portal.web import CurrentUser, FormErrors, PagesDep, UserApi, long_date, pounds, words
+from estate_runtime.dates import LONDON
 
 router = APIRouter(dependencies=[Depends(protect)])
 
-LONDON = ZoneInfo("Europe/London")
 PAGE_SIZE = 25
 REGISTER = "/api/v1"
 
@@ -985,5 +984,5 @@ def show_value(name: str, value: Any, names: Names, systems: Mapping[str, str]) 
             parsed = date.fromisoformat(text)
         except ValueError:
             return text
-        return f"{parsed.day} {parsed:%B %Y}"
+        return long_date(parsed)
     return text if len(text) <= 160 else text[:157] + "…"

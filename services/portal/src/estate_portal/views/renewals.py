@@ -27,7 +27,6 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Final, Literal
-from zoneinfo import ZoneInfo
 
 import httpx
 from fastapi import APIRouter, Depends, Form, Query, Request
@@ -39,10 +38,10 @@ from estate_portal.csrf import protect
 from estate_portal.errors import ApiProblem, NotAllowed, PortalError, ServiceUnavailable
 from estate_portal.session import User, session_of
 from estate_portal.web import CurrentUser, FormErrors, Pages, PagesDep, SessionDep, UserApi, long_date
+from estate_runtime.dates import LONDON
 
 router = APIRouter(dependencies=[Depends(protect)])
 
-LONDON: Final = ZoneInfo("Europe/London")
 PAGE_SIZE: Final = 25
 MAX_TEXT: Final = 4000
 """The notifications service's limit on a rationale and on an acknowledgement's note."""

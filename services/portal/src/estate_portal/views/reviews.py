@@ -51,7 +51,6 @@ from estate_portal.views.procurement_common import date_items as _date_items
 from estate_portal.views.procurement_common import form_text as _field
 from estate_portal.views.procurement_common import request_path as _path
 from estate_portal.web import (
-    LONDON,
     TDA,
     FormErrors,
     PagesDep,
@@ -62,6 +61,7 @@ from estate_portal.web import (
     require,
     words,
 )
+from estate_runtime.dates import LONDON
 
 router = APIRouter(dependencies=[Depends(protect)])
 
